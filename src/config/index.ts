@@ -1,0 +1,273 @@
+/**
+ * Configuration: environment variables (and optionally a JSON config file), validated once.
+ *
+ * Every variable the project reads is named in {@link CONFIG_VARIABLES}; a test checks that
+ * docker-compose.yml and the stack script use the same names. Secrets (passwords, keys,
+ * tokens) come only from the environment and are masked by {@link redactConfig}.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = z.string().url();
+
+/** Schema of the environment, one entry per variable. */
+export const envSchema = z.object({
+  // Temporal
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('polysaga'),
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+  // PostgreSQL (relational backend and audit table). SAGA_REL_HOST overrides the host (first seed).
+  POSTGRES_HOST: z.string().min(1).default('127.0.0.1'),
+  SAGA_REL_HOST: z.string().min(1).optional(),
+  POSTGRES_PORT: port.default(55432),
+  POSTGRES_USER: z.string().min(1).default('polysaga'),
+  POSTGRES_PASSWORD: z.string().default('polysaga'),
+  POSTGRES_DB: z.string().min(1).default('polysaga'),
+  POSTGRES_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // Neo4j
+  NEO4J_URL: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL').default('bolt://127.0.0.1:57687'),
+  NEO4J_USER: z.string().default('neo4j'),
+  NEO4J_PASSWORD: z.string().default(''),
+  // S3 (any S3-compatible endpoint; leave S3_ENDPOINT unset for AWS)
+  S3_ENDPOINT: url.optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  S3_BUCKET: z.string().min(3).default('polysaga'),
+  // Redis (key-value backend)
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:56379'),
+  // Vector: Chroma (real engine of the local stack) and Qdrant
+  VECTOR_ENGINE: z.enum(['chroma', 'qdrant']).default('chroma'),
+  CHROMA_URL: url.default('http://127.0.0.1:58000'),
+  QDRANT_URL: url.optional(),
+  QDRANT_API_KEY: z.string().min(1).optional(),
+  // HTTP services: JSON object { "<service>": { "url": "...", "timeout": "10s" } }
+  HTTP_SERVICES: z.string().optional(),
+  HTTP_INTERNAL_TOKEN: z.string().min(1).optional(),
+  // Naming and retry defaults (first seed)
+  PROJECT_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, 'must be lower-case letters, digits or _').default('polysaga'),
+  ENV: z.enum(['dev', 'test', 'staging', 'prod']).default('prod'),
+  POLYSAGA_MAX_RETRIES: z.coerce.number().int().min(0).max(100).default(3),
+  POLYSAGA_RETRY_INITIAL_INTERVAL: z.string().regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 1s or 2m').default('1s'),
+  POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;
+
+/** Names of every variable polysaga reads. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof RawEnv)[];
+
+/** Names whose values are secrets: never logged, never printed. */
+export const SECRET_VARIABLES: readonly (keyof RawEnv)[] = [
+  'TEMPORAL_API_KEY',
+  'POSTGRES_PASSWORD',
+  'NEO4J_PASSWORD',
+  'S3_SECRET_ACCESS_KEY',
+  'QDRANT_API_KEY',
+  'HTTP_INTERNAL_TOKEN',
+];
+
+export interface HttpServiceConfig {
+  url: string;
+  timeoutMs?: number;
+}
+
+export interface Config {
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    tls: boolean;
+    apiKey?: string;
+    uiUrl: string;
+  };
+  postgres: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
+  neo4j: { url: string; user: string; password: string };
+  s3: {
+    endpoint?: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+    bucket: string;
+  };
+  redis: { url: string };
+  vector: { engine: 'chroma' | 'qdrant'; chromaUrl: string; qdrantUrl?: string; qdrantApiKey?: string };
+  http: { services: Record<string, HttpServiceConfig>; internalToken?: string };
+  projectPrefix: string;
+  env: RawEnv['ENV'];
+  retry: { maxRetries: number; initialInterval: string };
+  sensitiveFields: string[];
+  logLevel: RawEnv['LOG_LEVEL'];
+}
+
+/** Raised when configuration is missing or malformed; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly variables: string[],
+  ) {
+    super(message);
+  }
+}
+
+const httpServicesSchema = z.record(
+  z.string().regex(/^[a-zA-Z][\w-]*$/),
+  z.object({ url: url, timeout: z.string().regex(/^\d+(ms|s|m)$/).optional() }),
+);
+
+/** Parses a duration such as `500ms`, `10s`, `2m` into milliseconds. */
+export function parseDurationMs(value: string): number {
+  const m = /^(\d+)(ms|s|m)$/.exec(value);
+  if (!m) throw new Error(`not a duration: ${value}`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+/**
+ * Reads the optional JSON config file: `POLYSAGA_CONFIG`, else `server_config.json` in the
+ * working directory (the first seed's name). Keys are the same variable names; the
+ * environment wins over the file. Secrets in the file are refused.
+ */
+function readConfigFile(env: NodeJS.ProcessEnv): Record<string, string> {
+  const path = env.POLYSAGA_CONFIG ?? resolve(process.cwd(), 'server_config.json');
+  if (!existsSync(path)) {
+    if (env.POLYSAGA_CONFIG) throw new ConfigError(`POLYSAGA_CONFIG: file not found: ${path}`, ['POLYSAGA_CONFIG']);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid JSON (${(err as Error).message})`, ['POLYSAGA_CONFIG']);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${path}: must hold a JSON object of variable names to values`, ['POLYSAGA_CONFIG']);
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if ((SECRET_VARIABLES as string[]).includes(k)) {
+      throw new ConfigError(`${path}: ${k} is a secret and may only come from the environment`, [k]);
+    }
+    if (!(CONFIG_VARIABLES as string[]).includes(k)) {
+      throw new ConfigError(`${path}: unknown key ${k}`, [k]);
+    }
+    out[k] = String(v);
+  }
+  return out;
+}
+
+/**
+ * Validates the environment (plus config file) and returns the typed configuration.
+ * @throws ConfigError naming each missing or malformed variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const fromFile = readConfigFile(env);
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const name of CONFIG_VARIABLES) {
+    const v = env[name];
+    if (v !== undefined && v !== '') merged[name] = v;
+  }
+  const parsed = envSchema.safeParse(merged);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`, names);
+  }
+  const e = parsed.data;
+  let services: Record<string, HttpServiceConfig> = {};
+  if (e.HTTP_SERVICES) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(e.HTTP_SERVICES);
+    } catch {
+      throw new ConfigError('invalid configuration: HTTP_SERVICES: not valid JSON', ['HTTP_SERVICES']);
+    }
+    const s = httpServicesSchema.safeParse(raw);
+    if (!s.success) {
+      throw new ConfigError(
+        `invalid configuration: HTTP_SERVICES: ${s.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        ['HTTP_SERVICES'],
+      );
+    }
+    services = Object.fromEntries(
+      Object.entries(s.data).map(([k, v]) => [
+        k,
+        { url: v.url, ...(v.timeout ? { timeoutMs: parseDurationMs(v.timeout) } : {}) },
+      ]),
+    );
+  }
+  if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError(
+      'invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together',
+      ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'],
+    );
+  }
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
+      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+      uiUrl: e.TEMPORAL_UI_URL,
+    },
+    postgres: {
+      host: e.SAGA_REL_HOST ?? e.POSTGRES_HOST,
+      port: e.POSTGRES_PORT,
+      user: e.POSTGRES_USER,
+      password: e.POSTGRES_PASSWORD,
+      database: e.POSTGRES_DB,
+      poolMax: e.POSTGRES_POOL_MAX,
+    },
+    neo4j: { url: e.NEO4J_URL, user: e.NEO4J_USER, password: e.NEO4J_PASSWORD },
+    s3: {
+      ...(e.S3_ENDPOINT ? { endpoint: e.S3_ENDPOINT } : {}),
+      region: e.S3_REGION,
+      ...(e.S3_ACCESS_KEY_ID ? { accessKeyId: e.S3_ACCESS_KEY_ID } : {}),
+      ...(e.S3_SECRET_ACCESS_KEY ? { secretAccessKey: e.S3_SECRET_ACCESS_KEY } : {}),
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      bucket: e.S3_BUCKET,
+    },
+    redis: { url: e.REDIS_URL },
+    vector: {
+      engine: e.VECTOR_ENGINE,
+      chromaUrl: e.CHROMA_URL,
+      ...(e.QDRANT_URL ? { qdrantUrl: e.QDRANT_URL } : {}),
+      ...(e.QDRANT_API_KEY ? { qdrantApiKey: e.QDRANT_API_KEY } : {}),
+    },
+    http: { services, ...(e.HTTP_INTERNAL_TOKEN ? { internalToken: e.HTTP_INTERNAL_TOKEN } : {}) },
+    projectPrefix: e.PROJECT_PREFIX,
+    env: e.ENV,
+    retry: { maxRetries: e.POLYSAGA_MAX_RETRIES, initialInterval: e.POLYSAGA_RETRY_INITIAL_INTERVAL },
+    sensitiveFields: e.POLYSAGA_SENSITIVE_FIELDS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** A copy of the configuration safe to print: every secret replaced by `***`. */
+export function redactConfig(config: Config): Config {
+  const mask = (v: string | undefined) => (v === undefined || v === '' ? v : '***');
+  return {
+    ...config,
+    temporal: { ...config.temporal, ...(config.temporal.apiKey ? { apiKey: '***' } : {}) },
+    postgres: { ...config.postgres, password: mask(config.postgres.password) ?? '' },
+    neo4j: { ...config.neo4j, password: mask(config.neo4j.password) ?? '' },
+    s3: { ...config.s3, ...(config.s3.secretAccessKey ? { secretAccessKey: '***' } : {}) },
+    vector: { ...config.vector, ...(config.vector.qdrantApiKey ? { qdrantApiKey: '***' } : {}) },
+    http: { ...config.http, ...(config.http.internalToken ? { internalToken: '***' } : {}) },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * The operation catalog: for each backend, its operations and their payload schemas.
+ *
+ * Pure (zod only, no drivers) so that definitions can be validated anywhere — in the client
+ * before a saga starts, in the CLI, in tests — without connecting to a backend.
+ */
+import type { z } from 'zod';
+
+export interface OperationSpec {
+  /** zod schema of the step payload for this operation. */
+  payload: z.ZodType;
+  /** Compensation used when a step names none explicitly (`undefined`: the step must name one). */
+  defaultCompensation?: string;
+  /** One line for docs and error messages. */
+  description: string;
+}
+
+export interface BackendSpec {
+  operations: Record<string, OperationSpec>;
+}
+
+/** Registered compensation names and the backend each one applies to. */
+export interface CompensationSpec {
+  backend: string;
+  description: string;
+}
+
+export interface Catalog {
+  backends: Record<string, BackendSpec>;
+  compensations: Record<string, CompensationSpec>;
+}
