@@ -346,6 +346,8 @@ EOF
 }
 
 cmd="${1:-}"; shift || true
+# One stack operation at a time (parallel test runs and developers may call up concurrently).
+case "$cmd" in up|down|install) exec 9>"$STACK_DIR/stack.lock"; flock -w 900 9 || die "another stack operation holds $STACK_DIR/stack.lock" ;; esac
 case "$cmd" in
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;

@@ -1,0 +1,72 @@
+// ESLint flat config: typed rules for all TypeScript, plus the determinism fence around workflow code.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http',
+  'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers', 'tls', 'url',
+  'util', 'v8', 'vm', 'worker_threads', 'zlib',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.stack/**', 'test/replay/histories/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Workflow code is replayed: it must be deterministic. No Node built-ins, no drivers,
+    // no environment, no wall clock or randomness outside Temporal's APIs.
+    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.flatMap((m) => [
+              { name: m, message: 'Workflow code must not use Node built-ins (not deterministic).' },
+              { name: `node:${m}`, message: 'Workflow code must not use Node built-ins (not deterministic).' },
+            ]),
+            { name: 'pg', message: 'Drivers belong in src/adapters.' },
+            { name: 'neo4j-driver', message: 'Drivers belong in src/adapters.' },
+            { name: 'redis', message: 'Drivers belong in src/adapters.' },
+            { name: 'chromadb', message: 'Drivers belong in src/adapters.' },
+            { name: '@temporalio/client', message: 'Workflows talk to Temporal through @temporalio/workflow only.' },
+            { name: '@temporalio/worker', message: 'Workflows talk to Temporal through @temporalio/workflow only.' },
+            { name: '@temporalio/activity', message: 'Activities run outside the workflow sandbox.' },
+          ],
+          patterns: [
+            { group: ['@aws-sdk/*', '@qdrant/*'], message: 'Drivers belong in src/adapters.' },
+            { group: ['**/adapters/**', '**/config/**'], message: 'Workflow code must not reach I/O or configuration.' },
+            { group: ['**/activities/**'], allowTypeImports: true, message: 'Import only types from activities.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'No process.env or process state in workflow code.' },
+        { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
+        { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow.' },
+        { name: 'fetch', message: 'I/O belongs in activities.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Use workflow time (Date in the sandbox is replay-safe only via Temporal); prefer workflowInfo().' },
+        { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow.' },
+        { object: 'process', property: 'env', message: 'No environment in workflow code.' },
+      ],
+    },
+  },
+);
