@@ -1,0 +1,152 @@
+/** Saga commands: start, status, list, abort, compensate, retry, resolve. */
+import type { Command } from 'commander';
+import type { SagaStatus } from '../../client/index.js';
+import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
+import { CliError } from '../errors.js';
+import { printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
+
+function printStatus(s: SagaStatus): void {
+  process.stdout.write(
+    `saga ${s.sagaId} (${s.name}): ${s.state}, ${s.completedSteps}/${s.totalSteps} steps` +
+      (s.failedAt ? `, failed at ${s.failedAt}` : '') +
+      (s.error ? `: ${s.error}` : '') +
+      '\n',
+  );
+  printTable(
+    ['step', 'backend', 'operation', 'kind', 'state', 'attempts', 'error'],
+    s.steps.map((st) => [st.id, st.backend, st.operation, st.kind, st.state, st.attempts, st.error]),
+  );
+  if (s.compensationStack.length > 0) {
+    process.stdout.write(
+      `pending compensations (run newest first): ${s.compensationStack.map((c) => c.stepId).join(', ')}\n`,
+    );
+  }
+}
+
+/** Exit status of a finished saga: 0 when it committed, 1 otherwise. */
+function finishedExitCode(state: SagaState): number {
+  return state === 'COMMITTED' ? 0 : 1;
+}
+
+export function registerSagaCommands(program: Command): void {
+  program
+    .command('start')
+    .argument('<definition.json>', 'a saga definition (see docs/definitions.md)')
+    .option('--wait', 'wait until the saga finishes; exit 1 unless it COMMITTED')
+    .option('--json', 'machine-readable output')
+    .option('--saga-id <id>', 'override the definition\'s sagaId')
+    .description('validate a saga definition and start it (invalid definitions are rejected before anything runs)')
+    .action(async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string }) => {
+      const raw = readJsonFile(file);
+      const definition =
+        opts.sagaId && typeof raw === 'object' && raw !== null ? { ...raw, sagaId: opts.sagaId } : raw;
+      await withSagaClient(async (client) => {
+        const started = await client.createSaga(definition);
+        if (!opts.wait) {
+          if (opts.json) printJson({ sagaId: started.sagaId, runId: started.runId });
+          else process.stdout.write(`started saga ${started.sagaId}\n`);
+          return;
+        }
+        const result = await started.result();
+        if (opts.json) printJson(result.status);
+        else printStatus(result.status);
+        process.exitCode = finishedExitCode(result.status.state);
+      });
+    });
+
+  program
+    .command('status')
+    .argument('<sagaId>')
+    .option('--json', 'machine-readable output')
+    .description('show a saga: state, steps with attempts and errors, pending compensations')
+    .action(async (sagaId: string, opts: { json?: boolean }) => {
+      await withSagaClient(async (client) => {
+        const s = await client.getStatus(sagaId);
+        if (opts.json) printJson(s);
+        else printStatus(s);
+      });
+    });
+
+  program
+    .command('list')
+    .option('--state <state>', `only sagas in this state (${SAGA_STATES.join(', ')})`)
+    .option('--name <name>', 'only sagas of this name')
+    .option('--identity-key <key>', 'only sagas of this identity key')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'machine-readable output')
+    .description('list sagas (newest first) through Temporal visibility')
+    .action(async (opts: { state?: string; name?: string; identityKey?: string; limit: string; json?: boolean }) => {
+      if (opts.state && !(SAGA_STATES as readonly string[]).includes(opts.state)) {
+        throw new CliError(`--state must be one of ${SAGA_STATES.join(', ')}`, 2);
+      }
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive whole number', 2);
+      await withSagaClient(async (client) => {
+        const rows = await client.listSagas({
+          ...(opts.state ? { state: opts.state as SagaState } : {}),
+          ...(opts.name ? { name: opts.name } : {}),
+          ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
+          limit,
+        });
+        if (opts.json) return printJson(rows);
+        printTable(
+          ['sagaId', 'name', 'state', 'identityKey', 'started'],
+          rows.map((r) => [r.sagaId, r.name, r.state, r.identityKey, r.startTime.toISOString()]),
+        );
+      });
+    });
+
+  program
+    .command('abort')
+    .argument('<sagaId>')
+    .option('--reason <text>', 'why (recorded in the audit trail)', 'aborted by operator')
+    .description('abort a running saga: before its pivot it compensates, after the pivot it completes forward')
+    .action(async (sagaId: string, opts: { reason: string }) => {
+      await withSagaClient(async (client) => {
+        await client.abortSaga(sagaId, opts.reason);
+        process.stdout.write(`abort requested for saga ${sagaId}\n`);
+      });
+    });
+
+  program
+    .command('compensate')
+    .argument('<sagaId>')
+    .option('--wait', 'wait until the undo finishes; exit 1 unless it ROLLED_BACK')
+    .description('undo a COMMITTED saga from its recorded compensation stack')
+    .action(async (sagaId: string, opts: { wait?: boolean }) => {
+      await withSagaClient(async (client) => {
+        const started = await client.compensateSaga(sagaId);
+        if (!opts.wait) return void process.stdout.write(`compensation of saga ${sagaId} started\n`);
+        const result = await started.result();
+        printStatus(result.status);
+        process.exitCode = result.status.state === 'ROLLED_BACK' ? 0 : 1;
+      });
+    });
+
+  program
+    .command('retry')
+    .argument('<sagaId>')
+    .option('--json', 'machine-readable output')
+    .description('re-run the failed compensations of a FAILED saga')
+    .action(async (sagaId: string, opts: { json?: boolean }) => {
+      await withSagaClient(async (client) => {
+        const s = await client.retryCompensation(sagaId);
+        if (opts.json) printJson(s);
+        else printStatus(s);
+        process.exitCode = s.state === 'ROLLED_BACK' ? 0 : 1;
+      });
+    });
+
+  program
+    .command('resolve')
+    .argument('<sagaId>')
+    .requiredOption('--reason <text>', 'what the operator did (recorded)')
+    .option('--by <name>', 'who resolved it')
+    .description('close a FAILED saga as manually resolved (releases its identity key)')
+    .action(async (sagaId: string, opts: { reason: string; by?: string }) => {
+      await withSagaClient(async (client) => {
+        const s = await client.resolveSaga(sagaId, opts.reason, opts.by);
+        process.stdout.write(`saga ${sagaId}: ${s.state}\n`);
+      });
+    });
+}

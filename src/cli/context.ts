@@ -1,0 +1,77 @@
+/** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
+import { createAuditPool } from '../audit/index.js';
+import { SagaClient } from '../client/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { CliError } from './errors.js';
+
+let cached: Config | undefined;
+/** The validated configuration (loaded once per process). */
+export function config(): Config {
+  return (cached ??= loadConfig());
+}
+
+/** Runs `fn` with a connected {@link SagaClient}; closes the connection afterwards. */
+export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config();
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({
+      address: cfg.temporal.address,
+      ...(cfg.temporal.tls ? { tls: true } : {}),
+      ...(cfg.temporal.apiKey ? { apiKey: cfg.temporal.apiKey } : {}),
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach Temporal at ${cfg.temporal.address} (${(err as Error).message})`, 5, {
+      cause: err,
+    });
+  }
+  try {
+    const client = new Client({ connection, namespace: cfg.temporal.namespace });
+    return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue }), cfg);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Runs `fn` with a PostgreSQL pool for the audit table; ends the pool afterwards. */
+export async function withPool<T>(fn: (pool: pg.Pool, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const pool = createAuditPool(cfg.postgres);
+  try {
+    return await fn(pool, cfg);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Reads and parses a JSON file, with a one-line error naming the file. */
+export function readJsonFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(`${path} is not valid JSON: ${(err as Error).message}`, 2);
+  }
+}
+
+/** Prints machine-readable output. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints rows as an aligned text table. */
+export function printTable(headers: string[], rows: (string | number | null | undefined)[][]): void {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  for (const r of cells) {
+    process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i] ?? 0))).join('  ')}\n`);
+  }
+}

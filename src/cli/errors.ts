@@ -1,0 +1,39 @@
+/** Mapping of errors to the CLI's one-line messages and exit codes. */
+import { ConfigError } from '../config/index.js';
+
+/** An error the CLI reports with a chosen exit code. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const byName: Record<string, number> = {
+  ConfigError: 2,
+  InvalidDefinitionError: 2,
+  SagaNotFoundError: 3,
+  IdentityLockedError: 4,
+  ConnectionError: 5,
+  TransportError: 5,
+};
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof ConfigError) return 2;
+  if (err instanceof Error) {
+    const code = byName[err.name];
+    if (code !== undefined) return code;
+    if (/ECONNREFUSED|ENOTFOUND|connect|unreachable|UNAVAILABLE/i.test(err.message)) return 5;
+  }
+  return 1;
+}
+
+export function formatError(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
+  return String(err);
+}

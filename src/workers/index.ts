@@ -1,0 +1,201 @@
+/**
+ * Composition root: configuration → clients → activities → Temporal Worker.
+ *
+ * The only place that builds every adapter. It owns the clients it creates and closes them
+ * on shutdown. Applications build their own worker with {@link createSagaWorker}, optionally
+ * registering their own compensations or custom backends.
+ */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type pg from 'pg';
+import type { Driver } from 'neo4j-driver';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createAuditActivities } from '../activities/audit.js';
+import { createHttpBackend } from '../activities/backends/http.js';
+import { createKvBackend } from '../activities/backends/kv.js';
+import { createNeo4jBackend } from '../activities/backends/neo4j.js';
+import { createPostgresBackend } from '../activities/backends/postgres.js';
+import { createS3Backend } from '../activities/backends/s3.js';
+import type { Backend } from '../activities/backends/types.js';
+import { createVectorBackend } from '../activities/backends/vector.js';
+import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
+import { createStepActivities } from '../activities/steps.js';
+import { HttpServiceClient } from '../adapters/http.js';
+import { createNeo4jDriver, Neo4jAdapter } from '../adapters/neo4j.js';
+import { createPgPool, PgIdempotencyStore, PostgresAdapter } from '../adapters/postgres.js';
+import { createRedisClient, RedisAdapter, type RedisClient } from '../adapters/redis.js';
+import { createS3Client, S3Adapter } from '../adapters/s3.js';
+import { ChromaEngine, QdrantEngine, type VectorEngine } from '../adapters/vector.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { builtinCatalog } from '../saga/catalog/index.js';
+import type { Catalog } from '../saga/catalog/types.js';
+import type { SagaActivities } from '../saga/contracts.js';
+
+/** Path of the workflow entry point, bundled by the worker. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** The driver clients of one worker; {@link BackendResources.close} closes them all. */
+export interface BackendResources {
+  pool: pg.Pool;
+  neo4j: Driver;
+  s3: S3Client;
+  redis: RedisClient;
+  vector: VectorEngine;
+  backends: Backend[];
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the clients and backend modules from configuration. PostgreSQL also holds the
+ * audit table and the write-ahead idempotency records of S3 and vector operations.
+ */
+export async function createBackendResources(config: Config): Promise<BackendResources> {
+  const pool = createPgPool(config.postgres);
+  const neo4j = createNeo4jDriver(config.neo4j);
+  const s3 = createS3Client(config.s3);
+  let redis: RedisClient;
+  try {
+    redis = await createRedisClient(config.redis.url);
+  } catch (err) {
+    await Promise.allSettled([pool.end(), neo4j.close()]);
+    s3.destroy();
+    throw new Error(`cannot connect to Redis at ${config.redis.url}: ${(err as Error).message}`, { cause: err });
+  }
+  const vector: VectorEngine =
+    config.vector.engine === 'qdrant'
+      ? new QdrantEngine({
+          url: config.vector.qdrantUrl ?? 'http://127.0.0.1:6333',
+          apiKey: config.vector.qdrantApiKey,
+        })
+      : new ChromaEngine({ url: config.vector.chromaUrl });
+  const idempotency = new PgIdempotencyStore(pool);
+  const backends: Backend[] = [
+    createPostgresBackend(new PostgresAdapter(pool)),
+    createNeo4jBackend(new Neo4jAdapter(neo4j)),
+    createS3Backend(new S3Adapter(s3, { bucket: config.s3.bucket, idempotency })),
+    createVectorBackend(vector, idempotency),
+    createKvBackend(new RedisAdapter(redis, { prefix: config.projectPrefix })),
+    createHttpBackend(new HttpServiceClient(config.http)),
+  ];
+  return {
+    pool,
+    neo4j,
+    s3,
+    redis,
+    vector,
+    backends,
+    async close() {
+      s3.destroy();
+      await Promise.allSettled([pool.end(), neo4j.close(), redis.quit()]);
+    },
+  };
+}
+
+export interface SagaActivitiesOptions {
+  /** Operation catalog used to validate payloads (default: the built-in one plus nothing). */
+  catalog?: Catalog;
+  /** Extra backends (custom); their operations must be in `catalog`. */
+  backends?: Backend[];
+  /** Called with the compensation registry before the worker starts: register your own. */
+  registerCompensations?: (registry: CompensationRegistry) => void;
+}
+
+/** Builds every activity of {@link SagaActivities} over the given resources. */
+export function createActivities(
+  resources: BackendResources,
+  config: Config,
+  options: SagaActivitiesOptions = {},
+): SagaActivities {
+  const backends = [...resources.backends, ...(options.backends ?? [])];
+  const compensations = createCompensationRegistry(backends);
+  options.registerCompensations?.(compensations);
+  return {
+    ...createStepActivities({ catalog: options.catalog ?? builtinCatalog, backends, compensations }),
+    ...createAuditActivities({ pool: resources.pool, config }),
+  };
+}
+
+export interface SagaWorkerOptions extends SagaActivitiesOptions {
+  config?: Config;
+  /** Override the task queue of the configuration. */
+  taskQueue?: string;
+  /** Replace or wrap activities (e.g. fault injection by `polysaga verify`). */
+  wrapActivities?: (activities: SagaActivities) => SagaActivities;
+  /** Extra Worker options (e.g. maxConcurrentActivityTaskExecutions). */
+  worker?: Partial<WorkerOptions>;
+}
+
+export interface SagaWorker {
+  worker: Worker;
+  resources: BackendResources;
+  config: Config;
+  /** Runs until shutdown; closes the clients afterwards. */
+  run(): Promise<void>;
+  /** Asks the worker to stop (finishing running activities), then closes clients. */
+  shutdown(): Promise<void>;
+}
+
+/** Connects to Temporal as configured (TLS and API key when set). */
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({
+      address: config.temporal.address,
+      ...(config.temporal.tls ? { tls: true } : {}),
+      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
+    });
+  } catch (err) {
+    throw new Error(`cannot connect to Temporal at ${config.temporal.address}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Creates a polysaga worker: every backend, the audit writer, the saga workflows.
+ * Call `run()` to poll the task queue.
+ */
+export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise<SagaWorker> {
+  const config = options.config ?? loadConfig();
+  const connection = await connectWorker(config);
+  let resources: BackendResources;
+  try {
+    resources = await createBackendResources(config);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const base = createActivities(resources, config, options);
+  const activities = options.wrapActivities ? options.wrapActivities(base) : base;
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities,
+      ...options.worker,
+    });
+  } catch (err) {
+    await resources.close();
+    await connection.close();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  const closeAll = () => (closed ??= resources.close().then(() => connection.close()));
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    resources,
+    config,
+    run() {
+      running ??= worker.run().finally(closeAll);
+      return running;
+    },
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (running) await running.catch(() => undefined);
+      await closeAll();
+    },
+  };
+}
