@@ -137,7 +137,8 @@ install_service() {
 # ---------- start ----------
 spawn() { # spawn <service> <command...>: run detached, pid in run/, output to logs/
   local svc="$1"; shift
-  nohup setsid "$@" >>"$LOGS/$svc.log" 2>&1 </dev/null &
+  # fd 9 is the stack lock: servers must not inherit it, or they would hold it forever.
+  nohup setsid "$@" >>"$LOGS/$svc.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/$svc.pid"
 }
 
@@ -163,7 +164,7 @@ start_postgres() {
   # Started by pg_ctl (it daemonizes); the postmaster pid is written to run/postgres.pid once up.
   as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$LOGS/postgres.log" -w -t "$TIMEOUT" \
     -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_PORT -k /tmp -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-    start >/dev/null 2>&1 || true
+    start >/dev/null 2>&1 9>&- || true
   head -1 "$pgdata/postmaster.pid" >"$RUN/postgres.pid" 2>/dev/null || true
 }
 
@@ -177,7 +178,7 @@ as_pg() {
 start_redis() {
   mkdir -p "$DATA/redis"
   /usr/bin/redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
-    --dir "$DATA/redis" --logfile "$LOGS/redis.log" --pidfile "$RUN/redis.pid" >/dev/null
+    --dir "$DATA/redis" --logfile "$LOGS/redis.log" --pidfile "$RUN/redis.pid" >/dev/null 9>&-
 }
 
 start_neo4j() {
