@@ -1,0 +1,21 @@
+/** The polysaga client API. */
+export {
+  SagaClient,
+  SAGA_WORKFLOW_TYPE,
+  IDENTITY_LOCK_WORKFLOW_TYPE,
+  type SagaClientOptions,
+  type StartedSaga,
+  type ListSagasFilter,
+  type SagaSummary,
+} from './saga-client.js';
+export {
+  SagaNotFoundError,
+  IdentityLockedError,
+  InvalidDefinitionError,
+  SagaAlreadyExistsError,
+  SagaStateError,
+  formatIssue,
+  type ValidationIssue,
+} from './errors.js';
+export type { SagaStatus, SagaResult, StepStatus, SagaFailure } from '../saga/status.js';
+export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';

@@ -1,0 +1,473 @@
+/**
+ * SagaClient: the seeds' saga API on Temporal (design.md, "Client API").
+ *
+ * Validates definitions before anything starts, takes the identity lock (a lock-holder
+ * workflow per key, see docs/states.md), starts `sagaWorkflow` with the saga id as workflow
+ * id, and talks to running sagas through their query, signal and updates.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { ActivityTuning } from '../saga/activity-options.js';
+import type { Catalog } from '../saga/catalog/types.js';
+import type { SagaState } from '../saga/contracts.js';
+import type { NormalizedDefinition } from '../saga/definition.js';
+import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
+import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
+import type { SagaResult, SagaStatus, SagaWorkflowInput } from '../saga/status.js';
+import { assertValidDefinition, type ValidateOptions } from '../saga/validate.js';
+import {
+  abortSignal,
+  resolveUpdate,
+  retryCompensationUpdate,
+  statusQuery,
+} from '../workflows/definitions.js';
+import type { identityLockWorkflow } from '../workflows/identity-lock.js';
+import { IdentityLockedError, SagaAlreadyExistsError, SagaNotFoundError, SagaStateError } from './errors.js';
+
+/** Workflow type of the generic saga workflow (stored in histories). */
+export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow';
+/** Workflow type of the identity lock holder. */
+export const IDENTITY_LOCK_WORKFLOW_TYPE = 'identityLockWorkflow';
+
+/** Options of {@link SagaClient}. */
+export interface SagaClientOptions {
+  /** A connected `@temporalio/client` Client. */
+  client: Client;
+  /** Task queue of the polysaga workers. */
+  taskQueue: string;
+  /** Operation catalog for validation (default: the built-in catalog). */
+  catalog?: Catalog;
+  /** Test-only: shrink retry intervals of started sagas. */
+  tuning?: ActivityTuning;
+  /** A lock whose holder saga does not exist after this long is considered orphaned (default 60 s). */
+  orphanedLockAfterMs?: number;
+}
+
+/** A started saga. */
+export interface StartedSaga {
+  sagaId: string;
+  runId: string;
+  /** Resolves when the run closes (COMMITTED, ROLLED_BACK or RESOLVED). */
+  result(): Promise<SagaResult>;
+}
+
+/** Filter of {@link SagaClient.listSagas}. */
+export interface ListSagasFilter {
+  state?: SagaState;
+  name?: string;
+  identityKey?: string;
+  traceId?: string;
+  /** Default 100. */
+  limit?: number;
+}
+
+/** One row of {@link SagaClient.listSagas}. */
+export interface SagaSummary {
+  sagaId: string;
+  runId: string;
+  name: string | null;
+  state: SagaState | null;
+  traceId: string | null;
+  identityKey: string | null;
+  workflowType: string;
+  /** Temporal's execution status (RUNNING, COMPLETED, …). */
+  executionStatus: string;
+  startTime: Date;
+  closeTime: Date | null;
+}
+
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The saga client. All methods throw the typed errors of `./errors.ts`:
+ * {@link SagaNotFoundError}, {@link IdentityLockedError}, `InvalidDefinitionError`,
+ * {@link SagaAlreadyExistsError}, {@link SagaStateError}.
+ */
+export class SagaClient {
+  private readonly client: Client;
+  private readonly taskQueue: string;
+  private catalog: Catalog | undefined;
+  private readonly tuning: ActivityTuning | undefined;
+  private readonly orphanedLockAfterMs: number;
+
+  constructor(options: SagaClientOptions) {
+    this.client = options.client;
+    this.taskQueue = options.taskQueue;
+    this.catalog = options.catalog;
+    this.tuning = options.tuning;
+    this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
+  }
+
+  private async getCatalog(): Promise<Catalog> {
+    if (!this.catalog) {
+      // Loaded on first use so that importing the client stays cheap.
+      const mod = await import('../saga/catalog/index.js');
+      this.catalog = mod.builtinCatalog;
+    }
+    return this.catalog;
+  }
+
+  /**
+   * Validates a definition (parsed JSON) and returns it normalized (saga id, trace id,
+   * idempotency keys and compensations filled in).
+   * @throws InvalidDefinitionError naming the step and field of every problem.
+   */
+  async validate(definition: unknown, options: ValidateOptions = {}): Promise<NormalizedDefinition> {
+    return assertValidDefinition(definition, await this.getCatalog(), {
+      generateId: () => `${(definition as { name?: string }).name ?? 'saga'}-${crypto.randomUUID()}`,
+      generateTraceId: () => crypto.randomUUID(),
+      ...options,
+    });
+  }
+
+  /**
+   * Validates and starts a saga; returns as soon as it runs.
+   * Side effects: starts the identity lock workflow (when `identityKey` is set) and the saga workflow.
+   * @throws InvalidDefinitionError, IdentityLockedError (naming the holder), SagaAlreadyExistsError.
+   */
+  async createSaga(definition: unknown): Promise<StartedSaga> {
+    const def = await this.validate(definition);
+    return this.start(
+      { definition: def, ...(this.tuning ? { tuning: this.tuning } : {}) },
+      'REJECT_DUPLICATE',
+    );
+  }
+
+  /** Starts a saga and waits until it closes (a FAILED saga stays open: this waits for the operator). */
+  async executeSaga(definition: unknown): Promise<SagaResult> {
+    const started = await this.createSaga(definition);
+    return started.result();
+  }
+
+  private start(
+    input: SagaWorkflowInput,
+    reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
+  ): Promise<StartedSaga> {
+    const def = input.definition;
+    return this.startRun(
+      SAGA_WORKFLOW_TYPE,
+      {
+        sagaId: def.sagaId,
+        name: def.name,
+        traceId: def.traceId,
+        identityKey: def.identityKey,
+        state: input.undo ? 'COMMITTED' : 'PENDING',
+      },
+      [input],
+      reuse,
+    );
+  }
+
+  /**
+   * Starts a typed saga (a workflow written with `runTypedSaga`, e.g. `documentIngestSaga`)
+   * with the same identity lock and search attributes as a definition saga. `identityKey`
+   * and `traceId` must match what the typed saga declares.
+   * @throws IdentityLockedError, SagaAlreadyExistsError
+   */
+  startTypedSaga(
+    workflowType: string,
+    options: { sagaId: string; name: string; args: unknown[]; identityKey?: string | null; traceId?: string },
+  ): Promise<StartedSaga> {
+    return this.startRun(
+      workflowType,
+      {
+        sagaId: options.sagaId,
+        name: options.name,
+        traceId: options.traceId ?? options.sagaId,
+        identityKey: options.identityKey ?? null,
+        state: 'PENDING',
+      },
+      options.args,
+      'REJECT_DUPLICATE',
+    );
+  }
+
+  private async startRun(
+    workflowType: string,
+    saga: { sagaId: string; name: string; traceId: string; identityKey: string | null; state: SagaState },
+    args: unknown[],
+    reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
+  ): Promise<StartedSaga> {
+    let lockRunId: string | null = null;
+    if (saga.identityKey !== null) lockRunId = await this.acquireLock(saga.identityKey, saga.sagaId);
+    let runId: string;
+    try {
+      const handle = await this.client.workflow.start(workflowType, {
+        workflowId: saga.sagaId,
+        taskQueue: this.taskQueue,
+        args,
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: reuse,
+        typedSearchAttributes: [
+          { key: SagaNameKey, value: saga.name },
+          { key: SagaStateKey, value: saga.state },
+          { key: TraceIdKey, value: saga.traceId },
+          ...(saga.identityKey !== null ? [{ key: IdentityKeyKey, value: saga.identityKey }] : []),
+        ],
+      });
+      runId = handle.firstExecutionRunId;
+    } catch (err) {
+      if (lockRunId !== null && saga.identityKey !== null) {
+        await this.client.workflow
+          .getHandle(lockWorkflowId(saga.identityKey), lockRunId)
+          .terminate('saga did not start')
+          .catch(() => undefined);
+      }
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new SagaAlreadyExistsError(saga.sagaId, { cause: err });
+      throw err;
+    }
+    return {
+      sagaId: saga.sagaId,
+      runId,
+      result: async () => (await this.client.workflow.getHandle(saga.sagaId, runId).result()) as SagaResult,
+    };
+  }
+
+  /**
+   * Takes the identity lock of `identityKey` for `sagaId`: starts the lock-holder workflow
+   * `polysaga-identity:<key>` with conflict policy FAIL (the server allows one running
+   * workflow per id, so concurrent starts race safely). A lock whose holder saga has closed
+   * (or never started) is stale: it is terminated (by run id) and acquisition retried.
+   * @returns the lock workflow's run id.
+   * @throws IdentityLockedError naming the holder.
+   */
+  private async acquireLock(identityKey: string, sagaId: string): Promise<string> {
+    const lockId = lockWorkflowId(identityKey);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const h = await this.client.workflow.start<typeof identityLockWorkflow>(IDENTITY_LOCK_WORKFLOW_TYPE, {
+          workflowId: lockId,
+          taskQueue: this.taskQueue,
+          args: [{ identityKey, sagaId } satisfies IdentityLockInput],
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          memo: { sagaId },
+        });
+        return h.firstExecutionRunId;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        let lock: WorkflowExecutionDescription;
+        try {
+          lock = await this.client.workflow.getHandle(lockId).describe();
+        } catch (e) {
+          if (e instanceof WorkflowNotFoundError && attempt < 3) continue;
+          throw e;
+        }
+        const holder = typeof lock.memo?.sagaId === 'string' ? lock.memo.sagaId : '(unknown)';
+        if (lock.status.name !== 'RUNNING') {
+          if (attempt < 3) continue; // released meanwhile
+          throw new IdentityLockedError(identityKey, holder, { cause: err });
+        }
+        if (attempt < 3 && holder !== sagaId && (await this.isStaleHolder(holder, lock.startTime))) {
+          await this.client.workflow
+            .getHandle(lockId, lock.runId)
+            .terminate(`stale identity lock: holder saga ${holder} is not running`)
+            .catch(() => undefined);
+          continue;
+        }
+        throw new IdentityLockedError(identityKey, holder, { cause: err });
+      }
+    }
+  }
+
+  /**
+   * Whether the lock (started at `lockStarted`) is stale: its holder saga ran and closed after
+   * the lock was taken (it released or was terminated), or the holder never started within
+   * `orphanedLockAfterMs` (the starting client died between lock and saga).
+   */
+  private async isStaleHolder(holderSagaId: string, lockStarted: Date): Promise<boolean> {
+    const orphaned = Date.now() - lockStarted.getTime() > this.orphanedLockAfterMs;
+    try {
+      const d = await this.client.workflow.getHandle(holderSagaId).describe();
+      if (d.status.name === 'RUNNING') return false; // FAILED sagas keep running and keep the lock
+      // A run that closed before the lock was taken is an older run of the same id (undo pending).
+      return d.closeTime !== undefined && d.closeTime.getTime() >= lockStarted.getTime() ? true : orphaned;
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return orphaned;
+      throw e;
+    }
+  }
+
+  private async describe(sagaId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      return await this.client.workflow.getHandle(sagaId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * The saga's status: from the status query while it runs, from its result once closed.
+   * @throws SagaNotFoundError
+   */
+  async getStatus(sagaId: string): Promise<SagaStatus> {
+    const d = await this.describe(sagaId);
+    const handle = this.client.workflow.getHandle(sagaId, d.runId);
+    if (d.status.name === 'RUNNING') return handle.query(statusQuery);
+    if (d.status.name === 'COMPLETED') return ((await handle.result()) as SagaResult).status;
+    // Terminated, timed out or failed by a bug: what the search attributes say.
+    const sa = d.typedSearchAttributes;
+    return {
+      sagaId,
+      name: sa.get(SagaNameKey) ?? d.type,
+      state: (sa.get(SagaStateKey) as SagaState | undefined) ?? 'FAILED',
+      totalSteps: 0,
+      completedSteps: 0,
+      failedAt: null,
+      error: `workflow ${d.status.name.toLowerCase()}`,
+      steps: [],
+      compensationStack: [],
+      compensationMode: 'sequential',
+      traceId: sa.get(TraceIdKey) ?? '',
+      identityKey: sa.get(IdentityKeyKey) ?? null,
+      abortRequested: false,
+      failures: [],
+      resolution: null,
+    };
+  }
+
+  /** Waits until the saga's current run closes and returns its result. */
+  async waitForResult(sagaId: string): Promise<SagaResult> {
+    const d = await this.describe(sagaId);
+    return (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
+  }
+
+  /**
+   * Aborts a running saga: before the pivot it compensates, after the pivot it completes
+   * forward (docs/states.md). Cancelling the workflow has the same effect.
+   * @throws SagaNotFoundError, SagaStateError (the saga has closed)
+   */
+  async abortSaga(sagaId: string, reason = 'aborted by client'): Promise<void> {
+    const d = await this.describe(sagaId);
+    if (d.status.name !== 'RUNNING')
+      throw new SagaStateError(
+        sagaId,
+        d.status.name,
+        `saga ${sagaId} is closed (${d.status.name}); nothing to abort`,
+      );
+    await this.client.workflow.getHandle(sagaId, d.runId).signal(abortSignal, { reason });
+  }
+
+  /**
+   * Undoes a COMMITTED saga from its recorded compensation stack: starts a new run of
+   * `sagaWorkflow` with the same workflow id (the saga id) that unwinds the committed run's
+   * stack and continues its event seq. Takes the identity lock again while it runs.
+   * @throws SagaNotFoundError, SagaStateError (not COMMITTED), IdentityLockedError
+   */
+  async compensateSaga(sagaId: string): Promise<StartedSaga> {
+    const d = await this.describe(sagaId);
+    if (d.status.name === 'RUNNING') {
+      const s = await this.client.workflow.getHandle(sagaId, d.runId).query(statusQuery);
+      throw new SagaStateError(
+        sagaId,
+        s.state,
+        `saga ${sagaId} is ${s.state}; only a COMMITTED saga can be compensated (abort a running one)`,
+      );
+    }
+    if (d.status.name !== 'COMPLETED')
+      throw new SagaStateError(sagaId, d.status.name, `saga ${sagaId} closed as ${d.status.name}`);
+    const committed = (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
+    if (committed.status.state !== 'COMMITTED') {
+      throw new SagaStateError(
+        sagaId,
+        committed.status.state,
+        `saga ${sagaId} is ${committed.status.state}; only a COMMITTED saga can be compensated`,
+      );
+    }
+    return this.start(
+      {
+        definition: committed.definition,
+        undo: {
+          stack: committed.status.compensationStack,
+          lastSeq: committed.lastSeq,
+          previousRunId: d.runId,
+          steps: committed.status.steps,
+        },
+        ...(this.tuning ? { tuning: this.tuning } : {}),
+      },
+      'ALLOW_DUPLICATE',
+    );
+  }
+
+  private async update<R>(sagaId: string, run: (h: WorkflowHandle) => Promise<R>): Promise<R> {
+    const d = await this.describe(sagaId);
+    if (d.status.name !== 'RUNNING') {
+      throw new SagaStateError(
+        sagaId,
+        d.status.name,
+        `saga ${sagaId} is closed (${d.status.name}); only a FAILED saga accepts this`,
+      );
+    }
+    try {
+      return await run(this.client.workflow.getHandle(sagaId, d.runId));
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const message = err.cause instanceof Error ? err.cause.message : err.message;
+        throw new SagaStateError(sagaId, 'unknown', message, { cause: err });
+      }
+      if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Operator: re-runs the failed compensations of a FAILED saga (or its failed step after the
+   * pivot). Returns the status after the retry round (ROLLED_BACK, or FAILED again).
+   * @throws SagaNotFoundError, SagaStateError (not FAILED)
+   */
+  async retryCompensation(sagaId: string): Promise<SagaStatus> {
+    return this.update(sagaId, (h) => h.executeUpdate(retryCompensationUpdate));
+  }
+
+  /**
+   * Operator: closes a FAILED saga as RESOLVED (fixed by hand); recorded with the reason.
+   * Releases the identity lock.
+   * @throws SagaNotFoundError, SagaStateError (not FAILED)
+   */
+  async resolveSaga(sagaId: string, reason: string, by?: string): Promise<SagaStatus> {
+    return this.update(sagaId, (h) =>
+      h.executeUpdate(resolveUpdate, { args: [{ reason, ...(by ? { by } : {}) }] }),
+    );
+  }
+
+  /** Lists sagas (newest first) by state, name, identity key or trace id, from Temporal visibility. */
+  async listSagas(filter: ListSagasFilter = {}): Promise<SagaSummary[]> {
+    const clauses = [`${SagaNameKey.name} IS NOT NULL`];
+    if (filter.state) clauses.push(`${SagaStateKey.name} = ${quote(filter.state)}`);
+    if (filter.name) clauses.push(`${SagaNameKey.name} = ${quote(filter.name)}`);
+    if (filter.identityKey) clauses.push(`${IdentityKeyKey.name} = ${quote(filter.identityKey)}`);
+    if (filter.traceId) clauses.push(`${TraceIdKey.name} = ${quote(filter.traceId)}`);
+    const limit = filter.limit ?? 100;
+    const out: SagaSummary[] = [];
+    for await (const w of this.client.workflow.list({
+      query: clauses.join(' AND '),
+      pageSize: Math.min(limit, 1000),
+    })) {
+      const sa = w.typedSearchAttributes;
+      out.push({
+        sagaId: w.workflowId,
+        runId: w.runId,
+        name: sa.get(SagaNameKey) ?? null,
+        state: (sa.get(SagaStateKey) as SagaState | undefined) ?? null,
+        traceId: sa.get(TraceIdKey) ?? null,
+        identityKey: sa.get(IdentityKeyKey) ?? null,
+        workflowType: w.type,
+        executionStatus: w.status.name,
+        startTime: w.startTime,
+        closeTime: w.closeTime ?? null,
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}

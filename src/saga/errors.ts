@@ -1,0 +1,45 @@
+/**
+ * Errors raised by pure saga code (validation). Client-side errors live in `src/client/errors.ts`.
+ */
+
+/** One problem found in a definition, naming the step (when there is one) and the field. */
+export interface ValidationIssue {
+  /** Step id, when the problem is inside a step and the step has an id. */
+  stepId?: string;
+  /** Index of the step in `steps`, when the problem is inside a step. */
+  stepIndex?: number;
+  /** Field path relative to the step (e.g. `payload.table`) or to the definition (e.g. `name`). */
+  field: string;
+  message: string;
+}
+
+/** Formats one issue as `step "row" (steps[0]) field "payload.table": message`. */
+export function formatIssue(issue: ValidationIssue): string {
+  if (issue.stepIndex !== undefined) {
+    const step =
+      issue.stepId !== undefined
+        ? `step "${issue.stepId}" (steps[${issue.stepIndex}])`
+        : `steps[${issue.stepIndex}]`;
+    return `${step} field "${issue.field}": ${issue.message}`;
+  }
+  return `field "${issue.field}": ${issue.message}`;
+}
+
+/** A saga definition failed validation. `issues` lists every problem found. */
+export class InvalidDefinitionError extends Error {
+  override name = 'InvalidDefinitionError';
+  constructor(
+    readonly issues: ValidationIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid saga definition: ${issues.map(formatIssue).join('; ')}`, options);
+  }
+  /** The step named by the first issue, if any. */
+  get stepId(): string | undefined {
+    return this.issues[0]?.stepId;
+  }
+  /** The field named by the first issue. */
+  get field(): string | undefined {
+    return this.issues[0]?.field;
+  }
+}

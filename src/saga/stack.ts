@@ -1,0 +1,45 @@
+/**
+ * The compensation stack: data, never closures, so that any worker version can unwind it, a
+ * committed saga can be undone later and a status query can show what an unwind would do.
+ *
+ * Pure functions over arrays (the newest entry is last).
+ */
+import type { CompensationEntry, JsonObject } from './contracts.js';
+import type { CompensationMode, NormalizedStep } from './definition.js';
+
+/** The stack entry for a step that succeeded with `result`, or `null` when the step is not undone. */
+export function entryForStep(step: NormalizedStep, result: JsonObject): CompensationEntry | null {
+  if (step.compensation === null) return null;
+  return {
+    stepId: step.id,
+    backend: step.backend,
+    compensation: step.compensation,
+    payload: step.payload,
+    result,
+    idempotencyKey: step.idempotencyKey,
+  };
+}
+
+/** A new stack with `entry` on top. */
+export function push(stack: readonly CompensationEntry[], entry: CompensationEntry): CompensationEntry[] {
+  return [...stack, entry];
+}
+
+/**
+ * The order in which an unwind runs `stack`, as batches: each batch runs concurrently, batches
+ * one after another. Sequential: newest first, one per batch. Parallel: one batch of all.
+ */
+export function unwindPlan(
+  stack: readonly CompensationEntry[],
+  mode: CompensationMode,
+): CompensationEntry[][] {
+  const reversed = [...stack].reverse();
+  if (reversed.length === 0) return [];
+  return mode === 'parallel' ? [reversed] : reversed.map((e) => [e]);
+}
+
+/** The stack without the entries of `stepIds` (compensations that succeeded). */
+export function without(stack: readonly CompensationEntry[], stepIds: Iterable<string>): CompensationEntry[] {
+  const done = new Set(stepIds);
+  return stack.filter((e) => !done.has(e.stepId));
+}

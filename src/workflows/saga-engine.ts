@@ -1,0 +1,617 @@
+/**
+ * The saga engine shared by the generic workflow and typed sagas: the equivalent of the
+ * second seed's `execute_step(name, action, rollback)`, on Temporal.
+ *
+ * - {@link SagaEngine.step} runs one forward operation through the `executeStep` activity
+ *   (write-ahead STEP_PENDING event first) and pushes its compensation onto the stack as data.
+ * - {@link SagaEngine.run} runs a saga body; on a step failure, an abort or a cancellation
+ *   before the pivot it unwinds the stack (sequential newest-first, or parallel) in a
+ *   non-cancellable scope; a compensation that still fails after its retries leaves the saga
+ *   FAILED, waiting for an operator (`retryCompensationUpdate`, `resolveUpdate`).
+ *
+ * Deterministic: only @temporalio/workflow and pure src/saga code.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  compensationActivityOptions,
+  RECORD_EVENT_OPTIONS,
+  stepActivityOptions,
+  type ActivityTuning,
+} from '../saga/activity-options.js';
+import type {
+  CompensationEntry,
+  CompensationRef,
+  EventStatus,
+  JsonObject,
+  SagaActivities,
+  SagaState,
+  StepKind,
+} from '../saga/contracts.js';
+import { FailureTypes } from '../saga/contracts.js';
+import {
+  defaultIdempotencyKey,
+  type CompensationMode,
+  type NormalizedDefinition,
+  type NormalizedStep,
+  type RetryOverride,
+} from '../saga/definition.js';
+import { lockWorkflowId } from '../saga/identity.js';
+import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
+import { entryForStep, push, unwindPlan } from '../saga/stack.js';
+import { canTransition, releasesIdentityLock } from '../saga/states.js';
+import type { ResolveInput, SagaResult, SagaStatus, SagaWorkflowInput, StepStatus } from '../saga/status.js';
+import {
+  abortSignal,
+  releaseLockSignal,
+  resolveUpdate,
+  retryCompensationUpdate,
+  statusQuery,
+} from './definitions.js';
+import { stepSuccessPayload } from '../audit/compensation-stack.js';
+
+/** One step as a typed saga writes it: the action (backend operation) and its rollback (compensation). */
+export interface StepSpec {
+  id: string;
+  backend: string;
+  operation: string;
+  payload: JsonObject;
+  /** Registered compensation name, inline operation, or null (not undone). */
+  compensation: CompensationRef;
+  /** Default `<sagaId>:<id>`. */
+  idempotencyKey?: string;
+  /** Default `compensatable`. */
+  kind?: StepKind;
+  retry?: RetryOverride;
+  timeout?: string;
+}
+
+/** What a typed saga declares up front so that the status query can list its steps before they run. */
+export type StepPlan = Pick<StepSpec, 'id' | 'backend' | 'operation' | 'kind'>;
+
+/** Thrown inside the body when a step failed (before the pivot): the engine unwinds. */
+class StepFailedError extends Error {
+  override name = 'StepFailedError';
+  constructor(
+    readonly stepId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown inside the body when an abort takes effect before the pivot. */
+class AbortedError extends Error {
+  override name = 'AbortedError';
+}
+
+/** Thrown inside the body when an operator resolved a FAILED forward step. */
+class ResolvedError extends Error {
+  override name = 'ResolvedError';
+}
+
+/** The failure message of an activity error, with its type when there is one. */
+function describeError(err: unknown): string {
+  let e: unknown = err;
+  if (e instanceof ActivityFailure && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return e.type ? `${e.type}: ${e.message}` : e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+// Workflow time: the Temporal sandbox makes Date deterministic (it is the task's start time).
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+function stepStatusFromPlan(p: StepPlan): StepStatus {
+  return {
+    id: p.id,
+    backend: p.backend,
+    operation: p.operation,
+    kind: p.kind ?? 'compensatable',
+    state: 'PENDING',
+    attempts: 0,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
+}
+
+/**
+ * One saga run. Create it at the top of a workflow function (it registers the query, signal
+ * and update handlers), then `return engine.run(async (saga) => { await saga.step(...) })`.
+ */
+export class SagaEngine {
+  private readonly def: NormalizedDefinition;
+  private readonly tuning: ActivityTuning;
+  private readonly undo: SagaWorkflowInput['undo'];
+  private readonly status: SagaStatus;
+  private stack: CompensationEntry[] = [];
+  private seq = 0;
+  private pivotPassed = false;
+  private abortReason: string | null = null;
+  private abortRecorded = false;
+  private retryRequested = false;
+  private resolveRequested: ResolveInput | null = null;
+  private operatorRounds = 0;
+  private readonly acts: SagaActivities;
+
+  constructor(input: SagaWorkflowInput) {
+    this.def = input.definition;
+    this.tuning = input.tuning ?? {};
+    this.undo = input.undo;
+    this.acts = proxyActivities<SagaActivities>(RECORD_EVENT_OPTIONS);
+    const steps = input.undo?.steps ?? this.def.steps.map(stepStatusFromPlan);
+    this.status = {
+      sagaId: this.def.sagaId,
+      name: this.def.name,
+      state: input.undo ? 'COMMITTED' : 'PENDING',
+      totalSteps: steps.length,
+      completedSteps: input.undo ? steps.filter((s) => s.state === 'SUCCEEDED').length : 0,
+      failedAt: null,
+      error: null,
+      steps,
+      compensationStack: [],
+      compensationMode: this.def.compensation.mode,
+      traceId: this.def.traceId,
+      identityKey: this.def.identityKey,
+      abortRequested: false,
+      failures: [],
+      resolution: null,
+    };
+    if (input.undo) {
+      this.stack = [...input.undo.stack];
+      this.seq = input.undo.lastSeq;
+    }
+    this.registerHandlers();
+  }
+
+  /** A snapshot of the status (what `statusQuery` returns). */
+  snapshot(): SagaStatus {
+    return {
+      ...this.status,
+      steps: this.status.steps.map((s) => ({ ...s })),
+      compensationStack: [...this.stack],
+    };
+  }
+
+  private registerHandlers(): void {
+    setHandler(statusQuery, () => this.snapshot());
+    setHandler(abortSignal, (arg) => this.requestAbort(arg?.reason ?? 'abort requested'));
+    setHandler(
+      retryCompensationUpdate,
+      async () => {
+        const target = this.operatorRounds + 1;
+        this.retryRequested = true;
+        await condition(() => this.operatorRounds >= target);
+        return this.snapshot();
+      },
+      {
+        validator: () => {
+          if (this.status.state !== 'FAILED')
+            throw new Error(`saga ${this.def.sagaId} is ${this.status.state}, not FAILED`);
+        },
+      },
+    );
+    setHandler(
+      resolveUpdate,
+      async (input) => {
+        this.resolveRequested = input;
+        await condition(() => this.status.state === 'RESOLVED');
+        return this.snapshot();
+      },
+      {
+        validator: (input: ResolveInput) => {
+          if (this.status.state !== 'FAILED')
+            throw new Error(`saga ${this.def.sagaId} is ${this.status.state}, not FAILED`);
+          const reason: unknown = (input as Partial<ResolveInput> | undefined)?.reason;
+          if (typeof reason !== 'string' || reason.trim() === '') throw new Error('resolve needs a reason');
+        },
+      },
+    );
+  }
+
+  private requestAbort(reason: string): void {
+    if (this.abortReason !== null) return;
+    if (this.status.state !== 'PENDING' && this.status.state !== 'EXECUTING') {
+      this.log('warn', `abort ignored in state ${this.status.state}`);
+      return;
+    }
+    this.abortReason = reason;
+    this.status.abortRequested = true;
+    this.log(
+      'warn',
+      `abort requested: ${reason}${this.pivotPassed ? ' (after the pivot: completing forward)' : ''}`,
+    );
+  }
+
+  private log(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+    attrs: Record<string, unknown> = {},
+  ): void {
+    log[level](`[${this.def.sagaId}] ${message}`, {
+      sagaId: this.def.sagaId,
+      traceId: this.def.traceId,
+      sagaName: this.def.name,
+      ...attrs,
+    });
+  }
+
+  private setState(to: SagaState): void {
+    const from = this.status.state;
+    if (from === to) return;
+    if (!canTransition(from, to)) this.log('error', `unexpected transition ${from} → ${to}`);
+    this.status.state = to;
+    upsertSearchAttributes([{ key: SagaStateKey, value: to }]);
+  }
+
+  private async event(
+    status: EventStatus,
+    stepId: string | null,
+    extra: { payload?: JsonObject; error?: string | null; attempt?: number; durationMs?: number } = {},
+  ): Promise<void> {
+    const seq = ++this.seq;
+    await this.acts.recordEvent({
+      sagaId: this.def.sagaId,
+      runId: workflowInfo().runId,
+      seq,
+      stepId,
+      status,
+      sagaName: this.def.name,
+      traceId: this.def.traceId,
+      ...extra,
+    });
+  }
+
+  /** Records the abort once, at a step boundary (so that events stay paired). */
+  private async recordAbortIfNew(): Promise<void> {
+    if (this.abortReason === null || this.abortRecorded) return;
+    this.abortRecorded = true;
+    await this.event('SAGA_ABORTED', null, {
+      payload: {
+        reason: this.abortReason,
+        effect: this.pivotPassed ? 'completing forward (after the pivot)' : 'compensating (before the pivot)',
+      },
+    });
+  }
+
+  /**
+   * Runs one step: the action is the backend operation, the rollback its compensation.
+   * Records STEP_PENDING before the activity starts (write-ahead), then STEP_SUCCESS or
+   * STEP_FAIL. On success the compensation is pushed onto the stack (with the step's result).
+   *
+   * @returns the operation's result (e.g. generated ids), for later steps of a typed saga.
+   * @throws (inside the body only) when the step failed before the pivot or an abort took
+   *   effect; {@link run} catches it and unwinds. A step after the pivot that fails leaves the
+   *   saga FAILED and waits here for an operator.
+   */
+  async step(spec: StepSpec): Promise<JsonObject> {
+    const step: NormalizedStep = {
+      id: spec.id,
+      backend: spec.backend,
+      operation: spec.operation,
+      payload: spec.payload,
+      compensation: spec.compensation,
+      idempotencyKey: spec.idempotencyKey ?? defaultIdempotencyKey(this.def.sagaId, spec.id),
+      kind: spec.kind ?? 'compensatable',
+      ...(spec.retry ? { retry: spec.retry } : {}),
+      ...(spec.timeout ? { timeout: spec.timeout } : {}),
+    };
+    if (this.abortReason !== null) {
+      await this.recordAbortIfNew();
+      if (!this.pivotPassed) throw new AbortedError(this.abortReason);
+    }
+    let st = this.status.steps.find((s) => s.id === step.id);
+    if (!st) {
+      st = stepStatusFromPlan(step);
+      this.status.steps.push(st);
+      this.status.totalSteps = this.status.steps.length;
+    }
+    let retried = false;
+    for (;;) {
+      if (this.status.state === 'FAILED') this.setState('EXECUTING');
+      st.state = 'EXECUTING';
+      st.attempts += 1;
+      st.startedAt = nowIso();
+      st.finishedAt = null;
+      st.error = null;
+      const started = Date.parse(st.startedAt);
+      await this.event('STEP_PENDING', step.id, {
+        payload: {
+          backend: step.backend,
+          operation: step.operation,
+          kind: step.kind,
+          idempotencyKey: step.idempotencyKey,
+        },
+        attempt: st.attempts,
+      });
+      this.log('info', `executing step ${step.id} (${step.backend}.${step.operation})`, { stepId: step.id });
+      try {
+        const acts = proxyActivities<SagaActivities>(stepActivityOptions(step, this.tuning));
+        const { result } = await acts.executeStep({
+          sagaId: this.def.sagaId,
+          sagaName: this.def.name,
+          traceId: this.def.traceId,
+          stepId: step.id,
+          backend: step.backend,
+          operation: step.operation,
+          payload: step.payload,
+          idempotencyKey: step.idempotencyKey,
+        });
+        st.state = 'SUCCEEDED';
+        st.finishedAt = nowIso();
+        st.result = result;
+        this.status.completedSteps += 1;
+        const entry = entryForStep(step, result);
+        if (entry) this.stack = push(this.stack, entry);
+        if (step.kind !== 'compensatable') this.pivotPassed = true;
+        // The stack entry goes into the audit row so `polysaga recover` can rebuild the stack
+        // from SQL alone when the workflow is gone (docs/audit.md).
+        await this.event('STEP_SUCCESS', step.id, {
+          payload: stepSuccessPayload(entry ?? null, { result }),
+          attempt: st.attempts,
+          durationMs: Date.parse(st.finishedAt) - started,
+        });
+        this.log('info', `✓ step ${step.id} succeeded`, { stepId: step.id });
+        if (retried) this.operatorRounds += 1;
+        return result;
+      } catch (err) {
+        const message = describeError(err);
+        st.state = 'FAILED';
+        st.finishedAt = nowIso();
+        st.error = message;
+        this.status.failures.push({ stepId: step.id, phase: 'step', error: message });
+        await this.event('STEP_FAIL', step.id, {
+          error: message,
+          attempt: st.attempts,
+          durationMs: Date.parse(st.finishedAt) - started,
+        });
+        this.log('error', `✗ step ${step.id} failed: ${message}`, { stepId: step.id });
+        if (!this.pivotPassed) throw new StepFailedError(step.id, message);
+        // After the pivot nothing can be undone: the saga needs a person.
+        this.status.failedAt = step.id;
+        this.status.error = message;
+        await this.event('SAGA_FAILED', null, {
+          error: message,
+          payload: { phase: 'forward', stepId: step.id },
+        });
+        this.setState('FAILED');
+        if (retried) this.operatorRounds += 1;
+        const decision = await this.awaitOperator();
+        if (decision === 'resolve') throw new ResolvedError('resolved by operator');
+        // retry: SAGA_RETRIED was recorded; loop runs the step again.
+        retried = true;
+      }
+    }
+  }
+
+  /** Waits in FAILED for an operator; records SAGA_RETRIED or SAGA_RESOLVED. */
+  private async awaitOperator(): Promise<'retry' | 'resolve'> {
+    this.log('error', `saga FAILED, waiting for an operator (retryCompensation or resolve)`);
+    await condition(() => this.retryRequested || this.resolveRequested !== null);
+    if (this.resolveRequested !== null) {
+      const r = this.resolveRequested;
+      this.status.resolution = { reason: r.reason, by: r.by ?? null };
+      await this.event('SAGA_RESOLVED', null, { payload: { reason: r.reason, by: r.by ?? null } });
+      this.setState('RESOLVED');
+      this.retryRequested = false;
+      this.operatorRounds += 1;
+      this.log('info', `saga resolved by operator: ${r.reason}`);
+      return 'resolve';
+    }
+    this.retryRequested = false;
+    await this.event('SAGA_RETRIED', null, { payload: { pending: this.stack.map((e) => e.stepId) } });
+    this.log('info', 'operator retry');
+    return 'retry';
+  }
+
+  /** Runs one compensation; never throws. Returns whether it succeeded. */
+  private async compensateOne(entry: CompensationEntry): Promise<boolean> {
+    const st = this.status.steps.find((s) => s.id === entry.stepId);
+    if (st) st.state = 'COMPENSATING';
+    const name =
+      typeof entry.compensation === 'string'
+        ? entry.compensation
+        : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
+    await this.event('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: name } });
+    this.log('warn', `rolling back step ${entry.stepId} (${name})`, { stepId: entry.stepId });
+    try {
+      const acts = proxyActivities<SagaActivities>(compensationActivityOptions(this.tuning));
+      const out = await acts.compensateStep({
+        ...entry,
+        sagaId: this.def.sagaId,
+        sagaName: this.def.name,
+        traceId: this.def.traceId,
+      });
+      this.stack = this.stack.filter((e) => e.stepId !== entry.stepId);
+      if (st) {
+        st.state = 'COMPENSATED';
+        st.compensationError = null;
+      }
+      await this.event('COMPENSATION_SUCCESS', entry.stepId, {
+        payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
+      });
+      this.log('warn', `✓ rollback of step ${entry.stepId} succeeded (${out.outcome})`, {
+        stepId: entry.stepId,
+      });
+      return true;
+    } catch (err) {
+      const message = describeError(err);
+      if (st) {
+        st.state = 'COMPENSATION_FAILED';
+        st.compensationError = message;
+      }
+      this.status.failures.push({ stepId: entry.stepId, phase: 'compensation', error: message });
+      await this.event('COMPENSATION_FAIL', entry.stepId, { error: message });
+      this.log('error', `✗ rollback of step ${entry.stepId} failed: ${message}`, { stepId: entry.stepId });
+      return false;
+    }
+  }
+
+  /** Unwinds the whole stack (a failing compensation does not stop the others). */
+  private async unwind(): Promise<boolean> {
+    this.setState('COMPENSATING');
+    let ok = true;
+    for (const batch of unwindPlan(this.stack, this.def.compensation.mode)) {
+      const results = await Promise.all(batch.map((e) => this.compensateOne(e)));
+      if (results.includes(false)) ok = false;
+    }
+    return ok;
+  }
+
+  /** Unwinds, then loops through FAILED / operator retry until ROLLED_BACK or RESOLVED. */
+  private async unwindToEnd(): Promise<void> {
+    let ok = await this.unwind();
+    for (;;) {
+      if (ok) {
+        await this.event('SAGA_ROLLED_BACK', null, { payload: { failedAt: this.status.failedAt } });
+        this.setState('ROLLED_BACK');
+        this.operatorRounds += 1;
+        this.log('warn', 'saga rolled back');
+        return;
+      }
+      const failed = this.stack.map((e) => e.stepId);
+      this.status.error = `compensation failed for: ${failed.join(', ')}${this.status.error ? ` (after: ${this.status.error})` : ''}`;
+      await this.event('SAGA_FAILED', null, {
+        error: this.status.error,
+        payload: { phase: 'compensation', pending: failed },
+      });
+      this.setState('FAILED');
+      this.operatorRounds += 1;
+      const decision = await this.awaitOperator();
+      if (decision === 'resolve') return;
+      ok = await this.unwind();
+    }
+  }
+
+  /**
+   * Runs the saga body and everything around it: SAGA_STARTED, the unwind on failure/abort/
+   * cancellation, FAILED and the operator, the terminal event, search attributes and the
+   * identity lock. Cancellation of the workflow is treated as an abort.
+   */
+  async run(body: (saga: SagaEngine) => Promise<void>): Promise<SagaResult> {
+    // Cancellation = abort: the rest runs non-cancellable so that compensations always finish.
+    CancellationScope.current().cancelRequested.catch(() => this.requestAbort('workflow cancelled'));
+    await CancellationScope.nonCancellable(async () => {
+      upsertSearchAttributes([
+        { key: SagaNameKey, value: this.def.name },
+        { key: TraceIdKey, value: this.def.traceId },
+        ...(this.def.identityKey !== null ? [{ key: IdentityKeyKey, value: this.def.identityKey }] : []),
+        { key: SagaStateKey, value: this.status.state },
+      ]);
+      if (this.undo) {
+        this.log('warn', `undoing committed saga (run ${this.undo.previousRunId})`);
+        await this.unwindToEnd();
+      } else {
+        await this.forward(body);
+      }
+      if (releasesIdentityLock(this.status.state)) await this.releaseLock();
+      await condition(allHandlersFinished);
+    });
+    return { status: this.snapshot(), definition: this.def, lastSeq: this.seq };
+  }
+
+  private async forward(body: (saga: SagaEngine) => Promise<void>): Promise<void> {
+    await this.event('SAGA_STARTED', null, {
+      payload: {
+        name: this.def.name,
+        totalSteps: this.status.totalSteps,
+        identityKey: this.def.identityKey,
+        compensationMode: this.def.compensation.mode,
+      },
+    });
+    this.setState('EXECUTING');
+    this.log('info', `saga started with ${this.status.totalSteps} steps`);
+    let failure: { stepId: string | null; message: string } | null = null;
+    try {
+      await body(this);
+      if (this.abortReason !== null) {
+        await this.recordAbortIfNew();
+        if (!this.pivotPassed) throw new AbortedError(this.abortReason);
+      }
+    } catch (err) {
+      if (err instanceof ResolvedError) return;
+      if (err instanceof StepFailedError) failure = { stepId: err.stepId, message: err.message };
+      else if (err instanceof AbortedError)
+        failure = { stepId: null, message: `${FailureTypes.Aborted}: ${err.message}` };
+      else failure = { stepId: null, message: `saga body failed: ${describeError(err)}` };
+    }
+    if (failure === null) {
+      await this.event('SAGA_COMMITTED', null, { payload: { completedSteps: this.status.completedSteps } });
+      this.setState('COMMITTED');
+      this.log('info', `✓ saga committed successfully with ${this.status.completedSteps} steps`);
+      return;
+    }
+    this.status.failedAt = failure.stepId;
+    this.status.error = failure.message;
+    this.log(failure.stepId ? 'error' : 'warn', `saga unwinding: ${failure.message}`);
+    await this.unwindToEnd();
+  }
+
+  private async releaseLock(): Promise<void> {
+    if (this.def.identityKey === null) return;
+    try {
+      await getExternalWorkflowHandle(lockWorkflowId(this.def.identityKey)).signal(releaseLockSignal, {
+        sagaId: this.def.sagaId,
+        reason: this.status.state,
+      });
+    } catch (err) {
+      // No lock workflow (saga started without the client) or already released.
+      this.log('warn', `identity lock ${this.def.identityKey} not released: ${describeError(err)}`);
+    }
+  }
+}
+
+/** Options of {@link runTypedSaga}. */
+export interface TypedSagaOptions {
+  name: string;
+  /** Steps listed up front for the status query (optional). */
+  plan?: StepPlan[];
+  traceId?: string;
+  identityKey?: string | null;
+  compensation?: { mode: CompensationMode };
+  tuning?: ActivityTuning;
+}
+
+/**
+ * Runs a saga written in TypeScript: `body` calls `saga.step(...)` for each step and may use
+ * earlier results in later payloads. Same engine, states, events and handlers as the generic
+ * workflow. The saga id is the workflow id.
+ */
+export function runTypedSaga(
+  options: TypedSagaOptions,
+  body: (saga: SagaEngine) => Promise<void>,
+): Promise<SagaResult> {
+  const sagaId = workflowInfo().workflowId;
+  const engine = new SagaEngine({
+    definition: {
+      name: options.name,
+      sagaId,
+      traceId: options.traceId ?? sagaId,
+      identityKey: options.identityKey ?? null,
+      compensation: options.compensation ?? { mode: 'sequential' },
+      steps: (options.plan ?? []).map((p) => ({
+        ...p,
+        kind: p.kind ?? 'compensatable',
+        payload: {},
+        compensation: null,
+        idempotencyKey: defaultIdempotencyKey(sagaId, p.id),
+      })),
+    },
+    ...(options.tuning ? { tuning: options.tuning } : {}),
+  });
+  return engine.run(body);
+}
