@@ -1,0 +1,108 @@
+/**
+ * Saga-level queries over the audit trail, for `polysaga recover` and `polysaga list`-like
+ * views: which sagas ended FAILED and which have no terminal event. Read-only; they use the
+ * `polysaga_saga_runs` view of migration 0004.
+ */
+import type pg from 'pg';
+import { EVENT_STATUSES, type EventStatus } from '../saga/contracts.js';
+import { checkEventSequence, type EventSequenceCheck } from '../saga/states.js';
+import { readEvents, type AuditEvent, type EventStoreOptions } from './event-store.js';
+
+/** One saga as its audit trail summarises it. */
+export interface SagaTrailSummary {
+  sagaId: string;
+  sagaName: string | null;
+  traceId: string | null;
+  startedAt: Date;
+  lastEventAt: Date;
+  lastSeq: number;
+  lastStatus: string;
+  /** Latest of SAGA_COMMITTED / SAGA_ROLLED_BACK / SAGA_FAILED / SAGA_RESOLVED, or null. */
+  terminalStatus: string | null;
+  eventCount: number;
+}
+
+interface Row {
+  saga_id: string;
+  saga_name: string | null;
+  trace_id: string | null;
+  started_at: Date;
+  last_event_at: Date;
+  last_seq: number;
+  last_status: string;
+  terminal_status: string | null;
+  event_count: string;
+}
+
+const toSummary = (r: Row): SagaTrailSummary => ({
+  sagaId: r.saga_id,
+  sagaName: r.saga_name,
+  traceId: r.trace_id,
+  startedAt: r.started_at,
+  lastEventAt: r.last_event_at,
+  lastSeq: r.last_seq,
+  lastStatus: r.last_status,
+  terminalStatus: r.terminal_status,
+  eventCount: Number(r.event_count),
+});
+
+const COLUMNS =
+  'saga_id, saga_name, trace_id, started_at, last_event_at, last_seq, last_status, terminal_status, event_count';
+
+/** Sagas whose latest event is SAGA_FAILED: they need a person (or `polysaga recover`). */
+export async function findFailedSagas(
+  pool: pg.Pool,
+  options: { limit?: number } = {},
+): Promise<SagaTrailSummary[]> {
+  const r = await pool.query<Row>(
+    `SELECT ${COLUMNS} FROM polysaga_saga_runs WHERE last_status = 'SAGA_FAILED' ORDER BY last_event_at LIMIT $1`,
+    [options.limit ?? 1000],
+  );
+  return r.rows.map(toSummary);
+}
+
+/**
+ * Sagas without any terminal event whose last event is older than `idleMs` (default 0): the
+ * candidates for orphan recovery once their Temporal workflow is confirmed gone.
+ */
+export async function findUnfinishedSagas(
+  pool: pg.Pool,
+  options: { idleMs?: number; limit?: number } = {},
+): Promise<SagaTrailSummary[]> {
+  const r = await pool.query<Row>(
+    `SELECT ${COLUMNS} FROM polysaga_saga_runs
+      WHERE terminal_status IS NULL AND last_event_at <= now() - make_interval(secs => $1::double precision / 1000)
+      ORDER BY last_event_at LIMIT $2`,
+    [options.idleMs ?? 0, options.limit ?? 1000],
+  );
+  return r.rows.map(toSummary);
+}
+
+/** The summary of one saga, or null when it has no events. */
+export async function getSagaTrailSummary(pool: pg.Pool, sagaId: string): Promise<SagaTrailSummary | null> {
+  const r = await pool.query<Row>(`SELECT ${COLUMNS} FROM polysaga_saga_runs WHERE saga_id = $1`, [sagaId]);
+  return r.rows[0] ? toSummary(r.rows[0]) : null;
+}
+
+/**
+ * Reads one saga's trail and checks it against the saga state machine
+ * ({@link checkEventSequence} of src/saga/states). Read-only. For tests, `polysaga events`
+ * and operators: `ok: false` lists each offending event.
+ */
+export async function verifyTrail(
+  pool: pg.Pool,
+  sagaId: string,
+  options: Omit<EventStoreOptions, 'pool' | 'sensitiveFields'> = {},
+): Promise<EventSequenceCheck & { events: AuditEvent[] }> {
+  const events = await readEvents(pool, sagaId, options);
+  const unknown = events.filter((e) => !(EVENT_STATUSES as readonly string[]).includes(e.status));
+  if (unknown.length > 0) {
+    return {
+      ok: false,
+      state: 'PENDING',
+      errors: unknown.map((e) => `seq ${e.seq}: unknown status ${e.status}`),
+      events,
+    };
+  }
+  return { ...checkEventSequence(events as (AuditEvent & { status: EventStatus })[]), events };
+}
