@@ -1,0 +1,68 @@
+/**
+ * Opens every backend client from the configuration (the worker's composition root calls this
+ * once) and closes them on shutdown. Nothing here connects eagerly except Redis, whose client
+ * needs `connect()` before its first command.
+ */
+import type { Config } from '../config/index.js';
+import { createPgPool, PgIdempotencyStore, PostgresAdapter, type PgPool } from './postgres.js';
+import { createNeo4jDriver, Neo4jAdapter } from './neo4j.js';
+import { createS3Client, S3Adapter } from './s3.js';
+import { createRedisClient, RedisAdapter } from './redis.js';
+import { ChromaEngine, QdrantEngine, type VectorEngine } from './vector.js';
+import { HttpServiceClient } from './http.js';
+
+export * from './postgres.js';
+export * from './neo4j.js';
+export * from './s3.js';
+export * from './redis.js';
+export * from './vector.js';
+export * from './http.js';
+
+export interface Adapters {
+  pool: PgPool;
+  idempotency: PgIdempotencyStore;
+  postgres: PostgresAdapter;
+  neo4j: Neo4jAdapter;
+  s3: S3Adapter;
+  kv: RedisAdapter;
+  vector: VectorEngine;
+  http: HttpServiceClient;
+  /** Closes every client (pool, driver, sockets). */
+  close(): Promise<void>;
+}
+
+/** Chooses the vector engine of `VECTOR_ENGINE` (chroma by default; qdrant needs QDRANT_URL). */
+export function createVectorEngine(cfg: Config['vector']): VectorEngine {
+  if (cfg.engine === 'qdrant') {
+    if (!cfg.qdrantUrl) throw new Error('VECTOR_ENGINE=qdrant needs QDRANT_URL');
+    return new QdrantEngine({ url: cfg.qdrantUrl, apiKey: cfg.qdrantApiKey });
+  }
+  return new ChromaEngine({ url: cfg.chromaUrl });
+}
+
+/**
+ * Creates the clients of every built-in backend. Pass `pool` to share the worker's PostgreSQL
+ * pool (the idempotency table lives in the same database as the relational backend).
+ */
+export async function openAdapters(config: Config, opts: { pool?: PgPool } = {}): Promise<Adapters> {
+  const pool = opts.pool ?? createPgPool(config.postgres);
+  const ownsPool = opts.pool === undefined;
+  const idempotency = new PgIdempotencyStore(pool);
+  const driver = createNeo4jDriver(config.neo4j);
+  const s3Client = createS3Client(config.s3);
+  const redis = await createRedisClient(config.redis.url);
+  return {
+    pool,
+    idempotency,
+    postgres: new PostgresAdapter(pool),
+    neo4j: new Neo4jAdapter(driver),
+    s3: new S3Adapter(s3Client, { bucket: config.s3.bucket, idempotency }),
+    kv: new RedisAdapter(redis, { prefix: config.projectPrefix }),
+    vector: createVectorEngine(config.vector),
+    http: new HttpServiceClient(config.http),
+    async close() {
+      await Promise.allSettled([driver.close(), redis.quit(), ownsPool ? pool.end() : Promise.resolve()]);
+      s3Client.destroy();
+    },
+  };
+}
