@@ -3,9 +3,34 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http',
-  'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers', 'tls', 'url',
-  'util', 'v8', 'vm', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
@@ -37,20 +62,36 @@ export default tseslint.config(
           paths: [
             ...nodeBuiltins.flatMap((m) => [
               { name: m, message: 'Workflow code must not use Node built-ins (not deterministic).' },
-              { name: `node:${m}`, message: 'Workflow code must not use Node built-ins (not deterministic).' },
+              {
+                name: `node:${m}`,
+                message: 'Workflow code must not use Node built-ins (not deterministic).',
+              },
             ]),
             { name: 'pg', message: 'Drivers belong in src/adapters.' },
             { name: 'neo4j-driver', message: 'Drivers belong in src/adapters.' },
             { name: 'redis', message: 'Drivers belong in src/adapters.' },
             { name: 'chromadb', message: 'Drivers belong in src/adapters.' },
-            { name: '@temporalio/client', message: 'Workflows talk to Temporal through @temporalio/workflow only.' },
-            { name: '@temporalio/worker', message: 'Workflows talk to Temporal through @temporalio/workflow only.' },
+            {
+              name: '@temporalio/client',
+              message: 'Workflows talk to Temporal through @temporalio/workflow only.',
+            },
+            {
+              name: '@temporalio/worker',
+              message: 'Workflows talk to Temporal through @temporalio/workflow only.',
+            },
             { name: '@temporalio/activity', message: 'Activities run outside the workflow sandbox.' },
           ],
           patterns: [
             { group: ['@aws-sdk/*', '@qdrant/*'], message: 'Drivers belong in src/adapters.' },
-            { group: ['**/adapters/**', '**/config/**'], message: 'Workflow code must not reach I/O or configuration.' },
-            { group: ['**/activities/**'], allowTypeImports: true, message: 'Import only types from activities.' },
+            {
+              group: ['**/adapters/**', '**/config/**'],
+              message: 'Workflow code must not reach I/O or configuration.',
+            },
+            {
+              group: ['**/activities/**'],
+              allowTypeImports: true,
+              message: 'Import only types from activities.',
+            },
           ],
         },
       ],
@@ -63,7 +104,12 @@ export default tseslint.config(
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Use workflow time (Date in the sandbox is replay-safe only via Temporal); prefer workflowInfo().' },
+        {
+          object: 'Date',
+          property: 'now',
+          message:
+            'Use workflow time (Date in the sandbox is replay-safe only via Temporal); prefer workflowInfo().',
+        },
         { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow.' },
         { object: 'process', property: 'env', message: 'No environment in workflow code.' },
       ],

@@ -1,6 +1,7 @@
 /** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
 import { SagaClient } from '../client/index.js';
@@ -53,7 +54,10 @@ export function readJsonFile(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+    throw new CliError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      2,
+    );
   }
   try {
     return JSON.parse(text) as unknown;
@@ -72,6 +76,27 @@ export function printTable(headers: string[], rows: (string | number | null | un
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   for (const r of cells) {
-    process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i] ?? 0))).join('  ')}\n`);
+    process.stdout.write(
+      `${r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i] ?? 0))).join('  ')}\n`,
+    );
   }
+}
+
+let runtimeInstalled = false;
+/**
+ * Sets the log level of the in-process Temporal worker runtime (bundler output, worker state
+ * changes). Once per process, before the first worker is created.
+ */
+export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
+  if (runtimeInstalled) return;
+  const plain = new DefaultLogger(level);
+  const logger = options.quietWorkflows
+    ? new DefaultLogger(level, (entry) => {
+        // Saga progress is printed by the command itself; keep worker-level problems visible.
+        if (entry.meta?.sdkComponent === 'workflow') return;
+        plain.log(entry.level, entry.message, entry.meta);
+      })
+    : plain;
+  Runtime.install({ logger });
+  runtimeInstalled = true;
 }

@@ -33,7 +33,10 @@ export const envSchema = z.object({
   POSTGRES_DB: z.string().min(1).default('polysaga'),
   POSTGRES_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   // Neo4j
-  NEO4J_URL: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL').default('bolt://127.0.0.1:57687'),
+  NEO4J_URL: z
+    .string()
+    .regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL')
+    .default('bolt://127.0.0.1:57687'),
   NEO4J_USER: z.string().default('neo4j'),
   NEO4J_PASSWORD: z.string().default(''),
   // S3 (any S3-compatible endpoint; leave S3_ENDPOINT unset for AWS)
@@ -44,7 +47,10 @@ export const envSchema = z.object({
   S3_FORCE_PATH_STYLE: bool.default(true),
   S3_BUCKET: z.string().min(3).default('polysaga'),
   // Redis (key-value backend)
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:56379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .default('redis://127.0.0.1:56379'),
   // Vector: Chroma (real engine of the local stack) and Qdrant
   VECTOR_ENGINE: z.enum(['chroma', 'qdrant']).default('chroma'),
   CHROMA_URL: url.default('http://127.0.0.1:58000'),
@@ -54,10 +60,16 @@ export const envSchema = z.object({
   HTTP_SERVICES: z.string().optional(),
   HTTP_INTERNAL_TOKEN: z.string().min(1).optional(),
   // Naming and retry defaults (first seed)
-  PROJECT_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, 'must be lower-case letters, digits or _').default('polysaga'),
+  PROJECT_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,30}$/, 'must be lower-case letters, digits or _')
+    .default('polysaga'),
   ENV: z.enum(['dev', 'test', 'staging', 'prod']).default('prod'),
   POLYSAGA_MAX_RETRIES: z.coerce.number().int().min(0).max(100).default(3),
-  POLYSAGA_RETRY_INITIAL_INTERVAL: z.string().regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 1s or 2m').default('1s'),
+  POLYSAGA_RETRY_INITIAL_INTERVAL: z
+    .string()
+    .regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 1s or 2m')
+    .default('1s'),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
@@ -124,7 +136,13 @@ export class ConfigError extends Error {
 
 const httpServicesSchema = z.record(
   z.string().regex(/^[a-zA-Z][\w-]*$/),
-  z.object({ url: url, timeout: z.string().regex(/^\d+(ms|s|m)$/).optional() }),
+  z.object({
+    url: url,
+    timeout: z
+      .string()
+      .regex(/^\d+(ms|s|m)$/)
+      .optional(),
+  }),
 );
 
 /** Parses a duration such as `500ms`, `10s`, `2m` into milliseconds. */
@@ -143,7 +161,8 @@ export function parseDurationMs(value: string): number {
 function readConfigFile(env: NodeJS.ProcessEnv): Record<string, string> {
   const path = env.POLYSAGA_CONFIG ?? resolve(process.cwd(), 'server_config.json');
   if (!existsSync(path)) {
-    if (env.POLYSAGA_CONFIG) throw new ConfigError(`POLYSAGA_CONFIG: file not found: ${path}`, ['POLYSAGA_CONFIG']);
+    if (env.POLYSAGA_CONFIG)
+      throw new ConfigError(`POLYSAGA_CONFIG: file not found: ${path}`, ['POLYSAGA_CONFIG']);
     return {};
   }
   let parsed: unknown;
@@ -153,7 +172,9 @@ function readConfigFile(env: NodeJS.ProcessEnv): Record<string, string> {
     throw new ConfigError(`${path}: not valid JSON (${(err as Error).message})`, ['POLYSAGA_CONFIG']);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`${path}: must hold a JSON object of variable names to values`, ['POLYSAGA_CONFIG']);
+    throw new ConfigError(`${path}: must hold a JSON object of variable names to values`, [
+      'POLYSAGA_CONFIG',
+    ]);
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) {

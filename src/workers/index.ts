@@ -59,7 +59,9 @@ export async function createBackendResources(config: Config): Promise<BackendRes
   } catch (err) {
     await Promise.allSettled([pool.end(), neo4j.close()]);
     s3.destroy();
-    throw new Error(`cannot connect to Redis at ${config.redis.url}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot connect to Redis at ${config.redis.url}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const vector: VectorEngine =
     config.vector.engine === 'qdrant'

@@ -23,7 +23,9 @@ export default function setup(): void {
   try {
     execFileSync('bash', [stackScript, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch {
-    throw new Error('the local stack could not start (see the [stack] lines above for the server and its log)');
+    throw new Error(
+      'the local stack could not start (see the [stack] lines above for the server and its log)',
+    );
   }
   const env = parseStackEnv(execFileSync('bash', [stackScript, 'env'], { encoding: 'utf8' }));
   for (const [k, v] of Object.entries(env)) {

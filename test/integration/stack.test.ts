@@ -89,7 +89,10 @@ describe('local stack', () => {
     const qdrant = new QdrantClient({ url: url!, checkCompatibility: false });
     const collection = `smoke-${id}`;
     await qdrant.createCollection(collection, { vectors: { size: 3, distance: 'Cosine' } });
-    await qdrant.upsert(collection, { wait: true, points: [{ id: 1, vector: [0.1, 0.2, 0.3], payload: { doc: id } }] });
+    await qdrant.upsert(collection, {
+      wait: true,
+      points: [{ id: 1, vector: [0.1, 0.2, 0.3], payload: { doc: id } }],
+    });
     const got = await qdrant.retrieve(collection, { ids: [1], with_payload: true });
     expect(got.map((p) => p.payload)).toEqual([{ doc: id }]);
   });
@@ -99,7 +102,9 @@ describe('local stack', () => {
     try {
       const info = await connection.workflowService.getSystemInfo({});
       expect(info.serverVersion).toBeTruthy();
-      const attrs = await connection.operatorService.listSearchAttributes({ namespace: config.temporal.namespace });
+      const attrs = await connection.operatorService.listSearchAttributes({
+        namespace: config.temporal.namespace,
+      });
       expect(Object.keys(attrs.customAttributes)).toEqual(
         expect.arrayContaining(['SagaName', 'SagaState', 'TraceId', 'IdentityKey']),
       );

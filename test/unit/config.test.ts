@@ -77,7 +77,8 @@ describe('loadConfig', () => {
       NEO4J_PASSWORD: 'neo-secret',
     });
     const text = JSON.stringify(redactConfig(c));
-    for (const s of ['pg-secret', 's3-secret', 'tok-secret', 'api-secret', 'neo-secret']) expect(text).not.toContain(s);
+    for (const s of ['pg-secret', 's3-secret', 'tok-secret', 'api-secret', 'neo-secret'])
+      expect(text).not.toContain(s);
     expect(c.temporal.tls).toBe(true); // an API key implies TLS (Temporal Cloud)
   });
 

@@ -3,12 +3,15 @@ import type { Command } from 'commander';
 import { migrate, readEvents } from '../../audit/index.js';
 import { createSagaWorker } from '../../workers/index.js';
 import { CliError } from '../errors.js';
-import { config, printJson, printTable, withPool } from '../context.js';
+import { config, installWorkerLogging, printJson, printTable, withPool } from '../context.js';
 
 export function registerOpsCommands(program: Command): void {
   program
     .command('migrate')
-    .option('--concurrent-indexes', 'build large indexes with CREATE INDEX CONCURRENTLY (PostgreSQL, no lock on writes)')
+    .option(
+      '--concurrently',
+      'build large indexes with CREATE INDEX CONCURRENTLY (PostgreSQL, no lock on writes)',
+    )
     .option('--json', 'machine-readable output')
     .description('apply the SQL migrations in migrations/ (idempotent: running it twice changes nothing)')
     .action(async (opts: { concurrentIndexes?: boolean; json?: boolean }) => {
@@ -16,12 +19,15 @@ export function registerOpsCommands(program: Command): void {
         const result = await migrate(pool, { concurrentIndexes: opts.concurrentIndexes === true });
         if (opts.json) return printJson(result);
         const target = `${cfg.postgres.host}:${cfg.postgres.port}/${cfg.postgres.database}`;
-        if (result.applied.length === 0) process.stdout.write(`${target}: up to date at version ${result.version}\n`);
+        if (result.applied.length === 0)
+          process.stdout.write(`${target}: up to date at version ${result.version}\n`);
         for (const m of result.applied) {
           process.stdout.write(`${target}: applied ${String(m.version).padStart(4, '0')}_${m.name}\n`);
         }
         for (const m of result.changed) {
-          process.stderr.write(`warning: migration ${m.version}_${m.name} changed after it was applied (not re-run)\n`);
+          process.stderr.write(
+            `warning: migration ${m.version}_${m.name} changed after it was applied (not re-run)\n`,
+          );
         }
       });
     });
@@ -29,9 +35,17 @@ export function registerOpsCommands(program: Command): void {
   program
     .command('worker')
     .option('--task-queue <name>', 'poll this task queue instead of TEMPORAL_TASK_QUEUE')
-    .description('run a saga worker: polls Temporal and executes saga workflows and backend activities until Ctrl-C')
+    .description(
+      'run a saga worker: polls Temporal and executes saga workflows and backend activities until Ctrl-C',
+    )
     .action(async (opts: { taskQueue?: string }) => {
-      const w = await createSagaWorker({ config: config(), ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}) });
+      installWorkerLogging(
+        config().logLevel === 'DEBUG' ? 'DEBUG' : config().logLevel === 'INFO' ? 'INFO' : 'WARN',
+      );
+      const w = await createSagaWorker({
+        config: config(),
+        ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
+      });
       const stop = () => void w.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

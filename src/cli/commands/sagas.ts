@@ -34,8 +34,10 @@ export function registerSagaCommands(program: Command): void {
     .argument('<definition.json>', 'a saga definition (see docs/definitions.md)')
     .option('--wait', 'wait until the saga finishes; exit 1 unless it COMMITTED')
     .option('--json', 'machine-readable output')
-    .option('--saga-id <id>', 'override the definition\'s sagaId')
-    .description('validate a saga definition and start it (invalid definitions are rejected before anything runs)')
+    .option('--saga-id <id>', "override the definition's sagaId")
+    .description(
+      'validate a saga definition and start it (invalid definitions are rejected before anything runs)',
+    )
     .action(async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string }) => {
       const raw = readJsonFile(file);
       const definition =
@@ -75,32 +77,43 @@ export function registerSagaCommands(program: Command): void {
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'machine-readable output')
     .description('list sagas (newest first) through Temporal visibility')
-    .action(async (opts: { state?: string; name?: string; identityKey?: string; limit: string; json?: boolean }) => {
-      if (opts.state && !(SAGA_STATES as readonly string[]).includes(opts.state)) {
-        throw new CliError(`--state must be one of ${SAGA_STATES.join(', ')}`, 2);
-      }
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive whole number', 2);
-      await withSagaClient(async (client) => {
-        const rows = await client.listSagas({
-          ...(opts.state ? { state: opts.state as SagaState } : {}),
-          ...(opts.name ? { name: opts.name } : {}),
-          ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
-          limit,
+    .action(
+      async (opts: {
+        state?: string;
+        name?: string;
+        identityKey?: string;
+        limit: string;
+        json?: boolean;
+      }) => {
+        if (opts.state && !(SAGA_STATES as readonly string[]).includes(opts.state)) {
+          throw new CliError(`--state must be one of ${SAGA_STATES.join(', ')}`, 2);
+        }
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new CliError('--limit must be a positive whole number', 2);
+        await withSagaClient(async (client) => {
+          const rows = await client.listSagas({
+            ...(opts.state ? { state: opts.state as SagaState } : {}),
+            ...(opts.name ? { name: opts.name } : {}),
+            ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
+            limit,
+          });
+          if (opts.json) return printJson(rows);
+          printTable(
+            ['sagaId', 'name', 'state', 'identityKey', 'started'],
+            rows.map((r) => [r.sagaId, r.name, r.state, r.identityKey, r.startTime.toISOString()]),
+          );
         });
-        if (opts.json) return printJson(rows);
-        printTable(
-          ['sagaId', 'name', 'state', 'identityKey', 'started'],
-          rows.map((r) => [r.sagaId, r.name, r.state, r.identityKey, r.startTime.toISOString()]),
-        );
-      });
-    });
+      },
+    );
 
   program
     .command('abort')
     .argument('<sagaId>')
     .option('--reason <text>', 'why (recorded in the audit trail)', 'aborted by operator')
-    .description('abort a running saga: before its pivot it compensates, after the pivot it completes forward')
+    .description(
+      'abort a running saga: before its pivot it compensates, after the pivot it completes forward',
+    )
     .action(async (sagaId: string, opts: { reason: string }) => {
       await withSagaClient(async (client) => {
         await client.abortSaga(sagaId, opts.reason);

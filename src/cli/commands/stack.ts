@@ -8,7 +8,8 @@ const script = fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.m
 
 function run(args: string[]): void {
   const r = spawnSync('bash', [script, ...args], { stdio: 'inherit' });
-  if (r.status !== 0) throw new CliError(`stack ${args[0]} failed (exit ${r.status ?? 'signal'})`, r.status ?? 1);
+  if (r.status !== 0)
+    throw new CliError(`stack ${args[0]} failed (exit ${r.status ?? 'signal'})`, r.status ?? 1);
 }
 
 export function registerStack(program: Command): void {

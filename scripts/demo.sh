@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install node modules if missing, bring the local stack up
+# (installing any server that is missing), then run `polysaga demo` (migrations, a worker,
+# the example sagas) and print where the Temporal Web UI is. The stack stays up afterwards;
+# `npm run stack -- down` stops it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+if [ ! -d node_modules/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[demo] npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+bash scripts/stack/stack.sh up
+eval "$(bash scripts/stack/stack.sh env)"
+exec ./bin/polysaga demo "$@"

@@ -1,0 +1,37 @@
+/** `polysaga demo`: the main job on one machine (see src/demo). */
+import type { Command } from 'commander';
+import { runDemo } from '../../demo/index.js';
+import { CliError } from '../errors.js';
+import { config, installWorkerLogging, printJson } from '../context.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .option('--json', 'machine-readable output')
+    .description(
+      'run the example sagas against the running stack: migrate, start a worker, run document-ingest and ' +
+        'wiki-generation once to COMMITTED and once into a rollback, and print where to see them in the Web UI',
+    )
+    .addHelpText('after', '\nThe stack must be up: `npm run demo` (scripts/demo.sh) brings it up first.')
+    .action(async (opts: { json?: boolean }) => {
+      const log = opts.json ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
+      installWorkerLogging('WARN', { quietWorkflows: true });
+      const result = await runDemo(config(), log);
+      const wrong = result.runs.filter(
+        (r) => r.state !== r.expected || (r.state === 'ROLLED_BACK' && r.residue),
+      );
+      if (opts.json) printJson(result);
+      else {
+        process.stdout.write(`\nTemporal Web UI: ${result.uiUrl}\n`);
+        process.stdout.write(
+          `Audit trail of a saga: polysaga events ${result.runs[1]?.sagaId ?? '<sagaId>'}\n`,
+        );
+      }
+      if (wrong.length > 0) {
+        throw new CliError(
+          `demo: ${wrong.map((r) => `${r.sagaId} ended ${r.state}, expected ${r.expected}`).join('; ')}`,
+          1,
+        );
+      }
+    });
+}
