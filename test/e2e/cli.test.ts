@@ -11,6 +11,7 @@ import neo4j from 'neo4j-driver';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import type { EventStatus } from '../../src/saga/contracts.js';
 import { checkEventSequence } from '../../src/saga/states.js';
 import { polysaga, startWorker } from '../helpers/cli.js';
 
@@ -99,7 +100,7 @@ describe('polysaga CLI end to end', () => {
 
     const events = await polysaga(['events', sagaId, '--json'], env);
     expect(events.code, events.stderr).toBe(0);
-    const trail = JSON.parse(events.stdout) as { seq: number; status: string; stepId: string | null }[];
+    const trail = JSON.parse(events.stdout) as { seq: number; status: EventStatus; stepId: string | null }[];
     expect(trail.map((e) => e.status)).toEqual([
       'SAGA_STARTED',
       'STEP_PENDING',
@@ -179,7 +180,7 @@ describe('polysaga CLI end to end', () => {
     const events = await polysaga(['events', sagaId, '--json'], env);
     expect(
       checkEventSequence(
-        JSON.parse(events.stdout) as { seq: number; status: string; stepId: string | null }[],
+        JSON.parse(events.stdout) as { seq: number; status: EventStatus; stepId: string | null }[],
       ).errors,
     ).toEqual([]);
   });
