@@ -6,10 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-if [ ! -d node_modules/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[demo] npm ci" >&2
-  npm ci --no-audit --no-fund >&2
-fi
+bash scripts/ensure-node-modules.sh
 bash scripts/stack/stack.sh up
 eval "$(bash scripts/stack/stack.sh env)"
 exec ./bin/polysaga demo "$@"

@@ -6,10 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-if [ ! -d node_modules/vitest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[test] npm ci" >&2
-  npm ci --no-audit --no-fund >&2
-fi
+bash scripts/ensure-node-modules.sh
 bash scripts/stack/stack.sh up
 REPORT="$ROOT/.stack/vitest-report.json"
 rm -f "$REPORT"

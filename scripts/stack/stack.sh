@@ -122,9 +122,7 @@ install_s3() {
 }
 
 install_node_modules() {
-  [ -d "$ROOT/node_modules/tsx" ] && return 0
-  log "npm ci"
-  (cd "$ROOT" && npm ci --no-audit --no-fund >>"$LOGS/install.log" 2>&1) || die "npm ci failed; see $LOGS/install.log"
+  bash "$ROOT/scripts/ensure-node-modules.sh" >>"$LOGS/install.log" 2>&1 || die "npm install failed; see $LOGS/install.log"
 }
 
 install_service() {
