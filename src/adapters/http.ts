@@ -88,7 +88,9 @@ export class HttpServiceClient {
     }
     const ok = (res.status >= 200 && res.status < 300) || (req.okStatuses ?? []).includes(res.status);
     if (!ok) {
-      const detail = typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body).slice(0, 300);
+      let detail = typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body).slice(0, 300);
+      // A service that echoes headers must not leak the token into failures (and so into history).
+      if (this.cfg.internalToken) detail = detail.split(this.cfg.internalToken).join('***');
       throw new HttpStatusError(
         res.status,
         `${req.method} ${req.service}${req.path} → ${res.status}: ${detail}`,

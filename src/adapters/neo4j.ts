@@ -6,6 +6,7 @@
  * `(:PolysagaIdempotency {key})` node holding its result (unique constraint on `key`), so a retry
  * with the same key returns the stored result and writes nothing.
  */
+import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
 import type { Config } from '../config/index.js';
 import type { JsonObject } from '../saga/contracts.js';
@@ -128,13 +129,18 @@ export class Neo4jAdapter {
     fn: (tx: ManagedTransaction) => Promise<T>,
   ): Promise<JsonObject> {
     await this.ensureSchema();
+    const token = randomUUID();
     return this.write(async (tx) => {
-      const prior = await tx.run(
-        `MATCH (i:${IDEM_LABEL} {key: $key}) RETURN i.operation AS operation, i.result AS result`,
-        { key },
+      // MERGE on the unique key first: a concurrent run with the same key blocks here until we
+      // commit, then finds our result instead of racing us on the user's own data.
+      const claim = await tx.run(
+        `MERGE (i:${IDEM_LABEL} {key: $key})
+         ON CREATE SET i.operation = $operation, i.claim = $token, i.createdAt = datetime()
+         RETURN i.operation AS operation, i.result AS result, i.claim AS claim`,
+        { key, operation, token },
       );
-      const rec = prior.records[0];
-      if (rec) {
+      const rec = claim.records[0]!;
+      if (rec.get('claim') !== token) {
         if (rec.get('operation') !== operation) {
           throw new ConflictError(
             `idempotency key ${JSON.stringify(key)} was already used for neo4j.${String(rec.get('operation'))}`,
@@ -143,14 +149,10 @@ export class Neo4jAdapter {
         return JSON.parse(String(rec.get('result'))) as JsonObject;
       }
       const result = await fn(tx);
-      await tx.run(
-        `CREATE (i:${IDEM_LABEL} {key: $key, operation: $operation, result: $result, createdAt: datetime()})`,
-        {
-          key,
-          operation,
-          result: JSON.stringify(result),
-        },
-      );
+      await tx.run(`MATCH (i:${IDEM_LABEL} {key: $key}) SET i.result = $result REMOVE i.claim`, {
+        key,
+        result: JSON.stringify(result),
+      });
       return result;
     });
   }

@@ -225,7 +225,16 @@ function where(key: JsonObject, offset = 0): { sql: string; params: unknown[] } 
   };
 }
 
-// pg sends JS arrays as PostgreSQL arrays; objects as JSON. Nested JSON must stay JSON.
+/**
+ * `SELECT r."a", r."b" FROM jsonb_populate_record(NULL::table, $n::jsonb) AS r`: values travel as
+ * one JSON parameter and PostgreSQL converts each to its column's type (jsonb stays jsonb, JSON
+ * arrays become arrays, ISO strings timestamps), so no value is ever spliced into SQL.
+ */
+function fromJson(table: string, cols: string[], n: number): string {
+  return `SELECT ${cols.map((col) => `r.${quoteIdent(col)}`).join(', ')} FROM jsonb_populate_record(NULL::${quoteTable(table)}, $${n}::jsonb) AS r`;
+}
+
+// Key values: pg sends JS arrays as PostgreSQL arrays, objects as JSON.
 function param(v: unknown): unknown {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v) : v;
 }
@@ -285,8 +294,8 @@ export class PostgresAdapter {
       const cols = Object.keys(p.values);
       const r = await c.query<{ row: Row }>(
         `INSERT INTO ${quoteTable(p.table)} AS t (${cols.map(quoteIdent).join(', ')})
-         VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING to_jsonb(t) AS row`,
-        cols.map((col) => param(p.values[col])),
+         ${fromJson(p.table, cols, 1)} RETURNING to_jsonb(t) AS row`,
+        [JSON.stringify(p.values)],
       );
       const after = r.rows[0]!.row;
       const key = pick(after, p.keyColumns);
@@ -307,11 +316,11 @@ export class PostgresAdapter {
       const setCols = nonKey.length > 0 ? nonKey : p.keyColumns;
       const r = await c.query<{ row: Row }>(
         `INSERT INTO ${quoteTable(p.table)} AS t (${cols.map(quoteIdent).join(', ')})
-         VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+         ${fromJson(p.table, cols, 1)}
          ON CONFLICT (${p.keyColumns.map(quoteIdent).join(', ')})
          DO UPDATE SET ${setCols.map((col) => `${quoteIdent(col)} = EXCLUDED.${quoteIdent(col)}`).join(', ')}
          RETURNING to_jsonb(t) AS row`,
-        cols.map((col) => param(p.values[col])),
+        [JSON.stringify(p.values)],
       );
       const after = r.rows[0]!.row;
       return { table: p.table, beforeKey: key, afterKey: pick(after, p.keyColumns), before, after };
@@ -328,11 +337,11 @@ export class PostgresAdapter {
           FailureTypes.NotFound,
         );
       const cols = Object.keys(p.set);
-      const w = where(p.key, cols.length);
+      const w = where(p.key, 1);
       const r = await c.query<{ row: Row }>(
-        `UPDATE ${quoteTable(p.table)} AS t SET ${cols.map((col, i) => `${quoteIdent(col)} = $${i + 1}`).join(', ')}
+        `UPDATE ${quoteTable(p.table)} AS t SET (${cols.map(quoteIdent).join(', ')}) = (${fromJson(p.table, cols, 1)})
          WHERE ${w.sql} RETURNING to_jsonb(t) AS row`,
-        [...cols.map((col) => param(p.set[col])), ...w.params],
+        [JSON.stringify(p.set), ...w.params],
       );
       const after = r.rows[0]!.row;
       const keyCols = Object.keys(p.key);

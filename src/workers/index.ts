@@ -11,21 +11,10 @@ import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createAuditActivities } from '../activities/audit.js';
-import { createHttpBackend } from '../activities/backends/http.js';
-import { createKvBackend } from '../activities/backends/kv.js';
-import { createNeo4jBackend } from '../activities/backends/neo4j.js';
-import { createPostgresBackend } from '../activities/backends/postgres.js';
-import { createS3Backend } from '../activities/backends/s3.js';
-import type { Backend } from '../activities/backends/types.js';
-import { createVectorBackend } from '../activities/backends/vector.js';
+import { createBuiltinBackends, type Backend } from '../activities/backends/index.js';
 import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
 import { createStepActivities } from '../activities/steps.js';
-import { HttpServiceClient } from '../adapters/http.js';
-import { createNeo4jDriver, Neo4jAdapter } from '../adapters/neo4j.js';
-import { createPgPool, PgIdempotencyStore, PostgresAdapter } from '../adapters/postgres.js';
-import { createRedisClient, RedisAdapter, type RedisClient } from '../adapters/redis.js';
-import { createS3Client, S3Adapter } from '../adapters/s3.js';
-import { ChromaEngine, QdrantEngine, type VectorEngine } from '../adapters/vector.js';
+import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
@@ -41,6 +30,7 @@ export interface BackendResources {
   s3: S3Client;
   redis: RedisClient;
   vector: VectorEngine;
+  adapters: Adapters;
   backends: Backend[];
   close(): Promise<void>;
 }
@@ -50,46 +40,21 @@ export interface BackendResources {
  * audit table and the write-ahead idempotency records of S3 and vector operations.
  */
 export async function createBackendResources(config: Config): Promise<BackendResources> {
-  const pool = createPgPool(config.postgres);
-  const neo4j = createNeo4jDriver(config.neo4j);
-  const s3 = createS3Client(config.s3);
-  let redis: RedisClient;
+  let adapters: Adapters;
   try {
-    redis = await createRedisClient(config.redis.url);
+    adapters = await openAdapters(config);
   } catch (err) {
-    await Promise.allSettled([pool.end(), neo4j.close()]);
-    s3.destroy();
-    throw new Error(`cannot connect to Redis at ${config.redis.url}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new Error(`cannot open the backend clients: ${(err as Error).message}`, { cause: err });
   }
-  const vector: VectorEngine =
-    config.vector.engine === 'qdrant'
-      ? new QdrantEngine({
-          url: config.vector.qdrantUrl ?? 'http://127.0.0.1:6333',
-          apiKey: config.vector.qdrantApiKey,
-        })
-      : new ChromaEngine({ url: config.vector.chromaUrl });
-  const idempotency = new PgIdempotencyStore(pool);
-  const backends: Backend[] = [
-    createPostgresBackend(new PostgresAdapter(pool)),
-    createNeo4jBackend(new Neo4jAdapter(neo4j)),
-    createS3Backend(new S3Adapter(s3, { bucket: config.s3.bucket, idempotency })),
-    createVectorBackend(vector, idempotency),
-    createKvBackend(new RedisAdapter(redis, { prefix: config.projectPrefix })),
-    createHttpBackend(new HttpServiceClient(config.http)),
-  ];
   return {
-    pool,
-    neo4j,
-    s3,
-    redis,
-    vector,
-    backends,
-    async close() {
-      s3.destroy();
-      await Promise.allSettled([pool.end(), neo4j.close(), redis.quit()]);
-    },
+    pool: adapters.pool,
+    neo4j: adapters.neo4j.driver,
+    s3: adapters.s3.client,
+    redis: adapters.kv.client,
+    vector: adapters.vector,
+    adapters,
+    backends: createBuiltinBackends(adapters),
+    close: () => adapters.close(),
   };
 }
 

@@ -193,22 +193,32 @@ describe('http backend (example services, real git)', () => {
     expect(await listFiles()).toEqual({ files: [] });
     expect(commits(project)).toBe(0);
 
-    // Failure at the snapshot: the saved files are deleted.
-    const save = stepInput(steps[0]!.backend, steps[0]!.operation, steps[0]!.payload);
-    const saved = await acts.executeStep(save);
+    // Failure at the snapshot: the files saved before it are deleted, newest first.
+    const snapAt = steps.findIndex((st) => st.payload.service === 'git');
+    expect(snapAt).toBeGreaterThan(0);
+    const saved: { step: ReturnType<typeof stepInput>; result: JsonObject; compensation: string }[] = [];
+    for (const st of steps.slice(0, snapAt)) {
+      const step = stepInput(st.backend, st.operation, st.payload);
+      saved.push({ step, result: (await acts.executeStep(step)).result, compensation: st.compensation });
+    }
+    expect((await listFiles()).files.length).toBe(snapAt);
     gitSvc.setFailSnapshots(400);
     try {
+      const snap = steps[snapAt]!;
       await expectFailure(
-        acts.executeStep(stepInput(steps[1]!.backend, steps[1]!.operation, steps[1]!.payload)),
+        acts.executeStep(stepInput(snap.backend, snap.operation, snap.payload)),
         FailureTypes.ClientError,
       );
     } finally {
       gitSvc.setFailSnapshots(false);
     }
-    expect(
-      (await acts.compensateStep(compensationInput(save, saved.result, steps[0]!.compensation))).outcome,
-    ).toBe('undone');
+    for (const d of saved.reverse()) {
+      expect((await acts.compensateStep(compensationInput(d.step, d.result, d.compensation))).outcome).toBe(
+        'undone',
+      );
+    }
     expect(await listFiles()).toEqual({ files: [] });
+    expect(commits(project)).toBe(0);
   });
 
   it('sends X-User-ID and X-INTERNAL-TOKEN; the token is in no result and no error', async () => {

@@ -56,6 +56,18 @@ describe('neo4j backend (real Neo4j)', () => {
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
   });
 
+  it('two concurrent runs with the same key: one node, one result', async () => {
+    const step = stepInput('neo4j', 'create_node', { labels: [L], properties: { id: 'cc1' } });
+    const [a, b, c] = await Promise.all([
+      acts.executeStep(step),
+      acts.executeStep(step),
+      acts.executeStep(step),
+    ]);
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+    expect(await nodes('cc1')).toHaveLength(1);
+  });
+
   it('merge_node of a new and an existing node; graph_restore_node undoes both, twice', async () => {
     const fresh = stepInput('neo4j', 'merge_node', {
       label: L,

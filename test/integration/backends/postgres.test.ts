@@ -12,6 +12,7 @@ import { FailureTypes } from '../../../src/saga/contracts.js';
 import { compensationInput, expectFailure, stepInput, uniq } from './helpers.js';
 
 let pool: PgPool;
+type JsonRow = { id: string; doc: unknown; tags: string[]; n: number };
 let acts: ReturnType<typeof createStepActivities>;
 const table = uniq('bk_docs');
 
@@ -56,6 +57,18 @@ describe('postgres backend (real PostgreSQL)', () => {
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
   });
 
+  it('two concurrent runs with the same key (a retry racing the first attempt): one row, one result', async () => {
+    const step = stepInput('postgres', 'insert', { table, values: { id: 'cc1', title: 'concurrent' } });
+    const [a, b, c] = await Promise.all([
+      acts.executeStep(step),
+      acts.executeStep(step),
+      acts.executeStep(step),
+    ]);
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+    expect(await rows('id = $1', ['cc1'])).toHaveLength(1);
+  });
+
   it('update: before-image captured once; relational_restore puts it back, twice', async () => {
     await pool.query(`INSERT INTO ${table} (id, title, n) VALUES ('u1', 'old', 1)`);
     const step = stepInput('postgres', 'update', { table, key: { id: 'u1' }, set: { title: 'new', n: 2 } });
@@ -69,6 +82,51 @@ describe('postgres backend (real PostgreSQL)', () => {
     const comp = compensationInput(step, r1.result, 'relational_restore');
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'undone' });
     expect(await rows('id = $1', ['u1'])).toEqual([{ id: 'u1', title: 'old', n: 1 }]);
+    expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
+  });
+
+  it('jsonb, array and timestamp columns round-trip through insert, update and restore', async () => {
+    const rich = uniq('bk_rich');
+    await pool.query(
+      `CREATE TABLE ${rich} (id text PRIMARY KEY, doc jsonb, tags text[], at timestamptz, n int DEFAULT 7)`,
+    );
+    try {
+      const ins = stepInput('postgres', 'insert', {
+        table: rich,
+        values: { id: 'j1', doc: { a: [1, 2], b: { c: 'd' } }, tags: ['x', 'y'], at: '2026-01-02T03:04:05Z' },
+      });
+      const r = await acts.executeStep(ins);
+      const read = async () => (await pool.query<JsonRow>(`SELECT id, doc, tags, n FROM ${rich}`)).rows;
+      // Columns not named keep their defaults.
+      expect(await read()).toEqual([{ id: 'j1', doc: { a: [1, 2], b: { c: 'd' } }, tags: ['x', 'y'], n: 7 }]);
+      const upd = stepInput('postgres', 'update', {
+        table: rich,
+        key: { id: 'j1' },
+        set: { doc: [3, 4], tags: [] },
+      });
+      const u = await acts.executeStep(upd);
+      expect(await read()).toEqual([{ id: 'j1', doc: [3, 4], tags: [], n: 7 }]);
+      expect(await acts.compensateStep(compensationInput(upd, u.result, 'relational_restore'))).toEqual({
+        outcome: 'undone',
+      });
+      expect(await read()).toEqual([{ id: 'j1', doc: { a: [1, 2], b: { c: 'd' } }, tags: ['x', 'y'], n: 7 }]);
+      expect(await acts.compensateStep(compensationInput(ins, r.result, 'relational_delete'))).toEqual({
+        outcome: 'undone',
+      });
+      expect(await read()).toEqual([]);
+    } finally {
+      await pool.query(`DROP TABLE IF EXISTS ${rich}`);
+    }
+  });
+
+  it('update that changes the key column: restored under the old key, twice', async () => {
+    await pool.query(`INSERT INTO ${table} (id, title, n) VALUES ('k1', 'keyed', 1)`);
+    const step = stepInput('postgres', 'update', { table, key: { id: 'k1' }, set: { id: 'k2', n: 2 } });
+    const r = await acts.executeStep(step);
+    expect(await rows('id IN ($1, $2)', ['k1', 'k2'])).toEqual([{ id: 'k2', title: 'keyed', n: 2 }]);
+    const comp = compensationInput(step, r.result, 'relational_restore');
+    expect(await acts.compensateStep(comp)).toEqual({ outcome: 'undone' });
+    expect(await rows('id IN ($1, $2)', ['k1', 'k2'])).toEqual([{ id: 'k1', title: 'keyed', n: 1 }]);
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
   });
 

@@ -154,6 +154,20 @@ describe('s3 backend (real S3 server)', () => {
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
   });
 
+  it('copy_object over an existing target: the old target is restored, twice', async () => {
+    const src = `${prefix}src2.txt`;
+    const dst = `${prefix}dst2.txt`;
+    await write(src, 'new content');
+    await write(dst, 'old target');
+    const step = stepInput('s3', 'copy_object', { key: dst, sourceKey: src });
+    const r = await acts.executeStep(step);
+    expect(await read(dst)).toBe('new content');
+    const comp = compensationInput(step, r.result, 's3_restore_object');
+    expect(await acts.compensateStep(comp)).toEqual({ outcome: 'undone' });
+    expect(await read(dst)).toBe('old target');
+    expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
+  });
+
   it('an old object larger than the before-image limit cannot be restored (permanent)', async () => {
     const key = `${prefix}big.txt`;
     await write(key, 'x'.repeat(2048));
