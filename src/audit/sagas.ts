@@ -62,8 +62,9 @@ export async function findFailedSagas(
 }
 
 /**
- * Sagas without any terminal event whose last event is older than `idleMs` (default 0): the
- * candidates for orphan recovery once their Temporal workflow is confirmed gone.
+ * Sagas whose latest event is not terminal (no terminal event yet, or activity after one: a
+ * FAILED saga being retried, the undo of a committed saga) and older than `idleMs` (default 0):
+ * the candidates for orphan recovery once their Temporal workflow is confirmed gone.
  */
 export async function findUnfinishedSagas(
   pool: pg.Pool,
@@ -71,7 +72,8 @@ export async function findUnfinishedSagas(
 ): Promise<SagaTrailSummary[]> {
   const r = await pool.query<Row>(
     `SELECT ${COLUMNS} FROM polysaga_saga_runs
-      WHERE terminal_status IS NULL AND last_event_at <= now() - make_interval(secs => $1::double precision / 1000)
+      WHERE last_status NOT IN ('SAGA_COMMITTED', 'SAGA_ROLLED_BACK', 'SAGA_FAILED', 'SAGA_RESOLVED')
+        AND last_event_at <= now() - make_interval(secs => $1::double precision / 1000)
       ORDER BY last_event_at LIMIT $2`,
     [options.idleMs ?? 0, options.limit ?? 1000],
   );

@@ -1,0 +1,488 @@
+/**
+ * `recover`: one recovery pass (the first seed's recovery worker, on Temporal).
+ *
+ * 1. FAILED sagas (Temporal visibility `SagaState = "FAILED"`, or a trail ending in SAGA_FAILED)
+ *    whose workflow runs: `retryCompensation` up to `maxRetries` times with exponential backoff.
+ * 2. Sagas whose workflow is gone (not found, or closed as terminated, timed out, failed or
+ *    cancelled) while their trail is not ended, or ends in SAGA_FAILED: unwound from the audit
+ *    trail alone ({@link unwindFromTrail}).
+ * Sagas whose workflow still runs are never touched by step 2.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type pg from 'pg';
+import { getSagaTrailSummary } from '../audit/index.js';
+import { SagaStateError, type SagaClient, type SagaStatus } from '../client/index.js';
+import type { SagaActivities } from '../saga/contracts.js';
+import { backoffDelayMs, sleep, type Backoff } from './backoff.js';
+import { findFailedTrails, findOpenTrails, type SagaFilter } from './candidates.js';
+import { unwindFromTrail } from './unwind.js';
+
+/** Where a saga's Temporal workflow stands. */
+export type WorkflowPresence =
+  | { kind: 'missing' }
+  | { kind: 'running'; runId: string }
+  | { kind: 'closed'; status: string; runId: string; closeTime: Date | null };
+
+/** Looks up a saga's workflow (its latest run). */
+export interface WorkflowProbe {
+  presence(sagaId: string): Promise<WorkflowPresence>;
+}
+
+/** A {@link WorkflowProbe} over a Temporal client (`describe`, strongly consistent, unlike visibility). */
+export function temporalProbe(client: Client): WorkflowProbe {
+  return {
+    async presence(sagaId) {
+      try {
+        const d = await client.workflow.getHandle(sagaId).describe();
+        if (d.status.name === 'RUNNING') return { kind: 'running', runId: d.runId };
+        return { kind: 'closed', status: d.status.name, runId: d.runId, closeTime: d.closeTime ?? null };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { kind: 'missing' };
+        throw err;
+      }
+    },
+  };
+}
+
+/** Options of {@link recover}. */
+export interface RecoverOptions {
+  /** PostgreSQL pool of the audit table. */
+  pool: pg.Pool;
+  sagaClient: Pick<SagaClient, 'listSagas' | 'retryCompensation' | 'getStatus'>;
+  workflows: WorkflowProbe;
+  /**
+   * `compensateStep` and `recordEvent` (from `createActivities` of src/workers). Called once,
+   * on the first saga that must be unwound directly, so that a pass with nothing to unwind
+   * needs no backend connections.
+   */
+  activities: () => Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>>;
+  /** Tries per saga (FAILED: retryCompensation calls; orphans: tries per compensation). Default 3; 0 = report only. */
+  maxRetries?: number;
+  /** First backoff interval (default 1 s), doubled after each failed try. */
+  initialIntervalMs?: number;
+  /** Backoff cap (default 60 s). */
+  maximumIntervalMs?: number;
+  /**
+   * Quiet time before an unfinished trail counts as an orphan (default 30 s): its last event,
+   * and the close of its workflow, must be at least this old, so that activities still in
+   * flight on a worker of a just-terminated workflow have ended.
+   */
+  graceMs?: number;
+  /** Only these sagas / this saga name. */
+  filter?: SagaFilter;
+  /**
+   * Asked before a FAILED or orphaned saga is acted on: a reason string defers it to a later
+   * pass (reported as `skipped`), null proceeds. The daemon uses it to back off per saga.
+   */
+  defer?: (sagaId: string) => string | null;
+  /** Called after each saga is handled (progress output). */
+  onSaga?: (r: SagaRecovery) => void;
+  /** Stops between sagas and cuts backoff waits short. */
+  signal?: AbortSignal;
+}
+
+/** What recover found and did for one saga. */
+export interface SagaRecovery {
+  sagaId: string;
+  sagaName: string | null;
+  /** `failed`: a FAILED saga; `orphan`: an unfinished trail whose workflow is gone; `running`: left alone. */
+  kind: 'failed' | 'orphan' | 'running';
+  /** How it was found, e.g. `FAILED (workflow running)`, `trail open, workflow not found`. */
+  found: string;
+  /** `retried` (retryCompensation), `unwound` (from the audit trail), `skipped`, `none`. */
+  action: 'retried' | 'unwound' | 'skipped' | 'none';
+  tries: number;
+  /** The saga state afterwards (ROLLED_BACK, FAILED, COMMITTED, RESOLVED, EXECUTING, RUNNING …) or ERROR. */
+  outcome: string;
+  /** Whether the saga ends consistent (not FAILED, no error, nothing left to undo). */
+  consistent: boolean;
+  compensated?: string[];
+  failedCompensations?: string[];
+  /** A step whose outcome was never recorded (closed as failed; see docs/recovery.md). */
+  inDoubt?: string | null;
+  detail: string;
+}
+
+/** The result of one pass. */
+export interface RecoveryReport {
+  startedAt: string;
+  finishedAt: string;
+  sagas: SagaRecovery[];
+  /** Every saga found ends consistent (exit code 0). */
+  consistent: boolean;
+}
+
+const errorMessage = (err: unknown): string =>
+  err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err);
+
+/**
+ * Runs one recovery pass and reports per saga what it did.
+ * Side effects: `retryCompensation` updates of FAILED workflows; for orphans, compensations
+ * run directly against the backends and events appended to `uds3_saga_events`.
+ */
+export async function recover(options: RecoverOptions): Promise<RecoveryReport> {
+  const startedAt = new Date().toISOString();
+  const maxRetries = options.maxRetries ?? 3;
+  const backoff: Backoff = {
+    initialIntervalMs: options.initialIntervalMs ?? 1000,
+    maximumIntervalMs: options.maximumIntervalMs ?? 60_000,
+  };
+  const graceMs = options.graceMs ?? 30_000;
+  const filter = options.filter ?? {};
+  const sagas: SagaRecovery[] = [];
+  const seen = new Set<string>();
+  let activities: Pick<SagaActivities, 'compensateStep' | 'recordEvent'> | undefined;
+  const getActivities = async () => (activities ??= await options.activities());
+  const emit = (r: SagaRecovery) => {
+    sagas.push(r);
+    options.onSaga?.(r);
+  };
+  const stopped = () => options.signal?.aborted === true;
+
+  // 1. FAILED sagas: from visibility (running workflows) and from the audit trail.
+  const failed = new Map<string, string | null>();
+  for (const s of await options.sagaClient.listSagas({
+    state: 'FAILED',
+    ...(filter.name ? { name: filter.name } : {}),
+    limit: filter.limit ?? 1000,
+  })) {
+    if (filter.sagaIds && filter.sagaIds.length > 0 && !filter.sagaIds.includes(s.sagaId)) continue;
+    failed.set(s.sagaId, s.name);
+  }
+  for (const s of await findFailedTrails(options.pool, filter))
+    if (!failed.has(s.sagaId)) failed.set(s.sagaId, s.sagaName);
+
+  const deferred = (
+    sagaId: string,
+    sagaName: string | null,
+    kind: 'failed' | 'orphan',
+    found: string,
+  ): boolean => {
+    const reason = options.defer?.(sagaId) ?? null;
+    if (reason === null) return false;
+    emit({
+      sagaId,
+      sagaName,
+      kind,
+      found,
+      action: 'skipped',
+      tries: 0,
+      outcome: kind === 'failed' ? 'FAILED' : 'ORPHAN',
+      consistent: false,
+      detail: reason,
+    });
+    return true;
+  };
+
+  for (const [sagaId, sagaName] of failed) {
+    if (stopped()) break;
+    if (deferred(sagaId, sagaName, 'failed', 'FAILED')) {
+      seen.add(sagaId);
+      continue;
+    }
+    const r = await handleFailed(sagaId, sagaName, options, maxRetries, backoff, graceMs, getActivities);
+    // null: FAILED only in (lagging) visibility; the trail says otherwise, so the second pass decides.
+    if (r === null) continue;
+    seen.add(sagaId);
+    emit(r);
+  }
+
+  // 2. Unfinished trails: orphans when the workflow is gone, else left alone.
+  for (const s of await findOpenTrails(options.pool, graceMs, filter)) {
+    if (stopped()) break;
+    if (seen.has(s.sagaId)) continue;
+    seen.add(s.sagaId);
+    emit(await handleOpenTrail(s.sagaId, s.sagaName, options, maxRetries, backoff, graceMs, getActivities));
+  }
+
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    sagas,
+    consistent: sagas.every((s) => s.consistent),
+  };
+}
+
+type GetActivities = () => Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>>;
+
+function presenceText(p: WorkflowPresence): string {
+  if (p.kind === 'missing') return 'workflow not found';
+  if (p.kind === 'running') return 'workflow running';
+  return `workflow ${p.status.toLowerCase()}`;
+}
+
+/** A closed workflow whose close is younger than the grace time may still have activities in flight. */
+function closedRecently(p: WorkflowPresence, graceMs: number): boolean {
+  return p.kind === 'closed' && p.closeTime !== null && Date.now() - p.closeTime.getTime() < graceMs;
+}
+
+async function handleFailed(
+  sagaId: string,
+  sagaName: string | null,
+  options: RecoverOptions,
+  maxRetries: number,
+  backoff: Backoff,
+  graceMs: number,
+  getActivities: GetActivities,
+): Promise<SagaRecovery | null> {
+  const base = { sagaId, sagaName, kind: 'failed' as const };
+  let presence: WorkflowPresence;
+  try {
+    presence = await options.workflows.presence(sagaId);
+  } catch (err) {
+    return {
+      ...base,
+      found: 'FAILED',
+      action: 'none',
+      tries: 0,
+      outcome: 'ERROR',
+      consistent: false,
+      detail: `cannot describe the workflow: ${errorMessage(err)}`,
+    };
+  }
+  const found = `FAILED, ${presenceText(presence)}`;
+  if (presence.kind === 'running') return retryRunning(sagaId, sagaName, found, options, maxRetries, backoff);
+  const trail = await getSagaTrailSummary(options.pool, sagaId);
+  if (trail === null) {
+    return {
+      ...base,
+      found,
+      action: 'none',
+      tries: 0,
+      outcome: 'FAILED',
+      consistent: false,
+      detail:
+        'FAILED in Temporal visibility, but its workflow is gone and it has no audit trail to unwind from',
+    };
+  }
+  if (trail.lastStatus !== 'SAGA_FAILED') return null;
+  if (presence.kind === 'closed' && presence.status === 'COMPLETED') {
+    return {
+      ...base,
+      found,
+      action: 'none',
+      tries: 0,
+      outcome: 'ERROR',
+      consistent: false,
+      detail: 'the workflow completed but the audit trail ends in SAGA_FAILED; check the audit table',
+    };
+  }
+  if (closedRecently(presence, graceMs)) {
+    return {
+      ...base,
+      found,
+      action: 'skipped',
+      tries: 0,
+      outcome: 'FAILED',
+      consistent: false,
+      detail: 'workflow closed less than the grace time ago; next pass',
+    };
+  }
+  return unwindGone(base, found, 'failed', options, maxRetries, backoff, getActivities);
+}
+
+async function retryRunning(
+  sagaId: string,
+  sagaName: string | null,
+  found: string,
+  options: RecoverOptions,
+  maxRetries: number,
+  backoff: Backoff,
+): Promise<SagaRecovery> {
+  const base = { sagaId, sagaName, kind: 'failed' as const, found };
+  if (maxRetries < 1) {
+    return {
+      ...base,
+      action: 'none',
+      tries: 0,
+      outcome: 'FAILED',
+      consistent: false,
+      detail: 'max retries 0: reported only',
+    };
+  }
+  let status: SagaStatus | null = null;
+  let lastError = '';
+  let tries = 0;
+  for (let attempt = 1; attempt <= maxRetries; attempt++) {
+    tries = attempt;
+    try {
+      status = await options.sagaClient.retryCompensation(sagaId);
+    } catch (err) {
+      if (!(err instanceof SagaStateError)) {
+        lastError = errorMessage(err);
+        status = null;
+      } else {
+        // Not FAILED (any more): visibility lags, or someone else retried or resolved it.
+        const current = await options.sagaClient.getStatus(sagaId).catch(() => null);
+        if (current && current.state !== 'FAILED') {
+          return {
+            ...base,
+            action: 'none',
+            tries: attempt - 1,
+            outcome: current.state,
+            consistent: true,
+            detail: `no longer FAILED (${current.state})`,
+          };
+        }
+        status = null;
+        lastError = errorMessage(err);
+      }
+    }
+    if (status && status.state !== 'FAILED') break;
+    if (status) lastError = status.error ?? 'still FAILED';
+    if (attempt < maxRetries && options.signal?.aborted !== true)
+      await sleep(backoffDelayMs(attempt, backoff), options.signal);
+  }
+  if (status && status.state !== 'FAILED') {
+    return {
+      ...base,
+      action: 'retried',
+      tries,
+      outcome: status.state,
+      consistent: true,
+      compensated: status.steps.filter((s) => s.state === 'COMPENSATED').map((s) => s.id),
+      detail: `retryCompensation: ${status.state} after ${tries} ${tries === 1 ? 'try' : 'tries'}`,
+    };
+  }
+  return {
+    ...base,
+    action: 'retried',
+    tries,
+    outcome: status ? 'FAILED' : 'ERROR',
+    consistent: false,
+    ...(status ? { failedCompensations: status.compensationStack.map((e) => e.stepId) } : {}),
+    detail: `still ${status ? 'FAILED' : 'unreachable'} after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${lastError}`,
+  };
+}
+
+async function handleOpenTrail(
+  sagaId: string,
+  sagaName: string | null,
+  options: RecoverOptions,
+  maxRetries: number,
+  backoff: Backoff,
+  graceMs: number,
+  getActivities: GetActivities,
+): Promise<SagaRecovery> {
+  let presence: WorkflowPresence;
+  try {
+    presence = await options.workflows.presence(sagaId);
+  } catch (err) {
+    return {
+      sagaId,
+      sagaName,
+      kind: 'orphan',
+      found: 'trail open',
+      action: 'none',
+      tries: 0,
+      outcome: 'ERROR',
+      consistent: false,
+      detail: `cannot describe the workflow: ${errorMessage(err)}`,
+    };
+  }
+  const found = `trail open, ${presenceText(presence)}`;
+  if (presence.kind === 'running') {
+    return {
+      sagaId,
+      sagaName,
+      kind: 'running',
+      found,
+      action: 'none',
+      tries: 0,
+      outcome: 'RUNNING',
+      consistent: true,
+      detail: 'in progress; left alone',
+    };
+  }
+  const base = { sagaId, sagaName, kind: 'orphan' as const };
+  if (presence.kind === 'closed' && presence.status === 'COMPLETED') {
+    return {
+      ...base,
+      found,
+      action: 'none',
+      tries: 0,
+      outcome: 'ERROR',
+      consistent: false,
+      detail: 'the workflow completed but its trail has no terminal event; check the audit table',
+    };
+  }
+  if (closedRecently(presence, graceMs)) {
+    return {
+      ...base,
+      found,
+      action: 'skipped',
+      tries: 0,
+      outcome: 'ORPHAN',
+      consistent: false,
+      detail: 'workflow closed less than the grace time ago; next pass',
+    };
+  }
+  const reason = options.defer?.(sagaId) ?? null;
+  if (reason !== null)
+    return {
+      ...base,
+      found,
+      action: 'skipped',
+      tries: 0,
+      outcome: 'ORPHAN',
+      consistent: false,
+      detail: reason,
+    };
+  return unwindGone(base, found, 'orphan', options, maxRetries, backoff, getActivities);
+}
+
+async function unwindGone(
+  base: { sagaId: string; sagaName: string | null; kind: 'failed' | 'orphan' },
+  found: string,
+  mode: 'failed' | 'orphan',
+  options: RecoverOptions,
+  maxRetries: number,
+  backoff: Backoff,
+  getActivities: GetActivities,
+): Promise<SagaRecovery> {
+  if (maxRetries < 1) {
+    return {
+      ...base,
+      found,
+      action: 'none',
+      tries: 0,
+      outcome: mode === 'failed' ? 'FAILED' : 'ORPHAN',
+      consistent: false,
+      detail: 'max retries 0: reported only',
+    };
+  }
+  try {
+    const r = await unwindFromTrail(base.sagaId, mode, {
+      pool: options.pool,
+      activities: await getActivities(),
+      maxTries: maxRetries,
+      backoff,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return {
+      ...base,
+      found,
+      action: r.outcome === 'SKIPPED' ? 'skipped' : 'unwound',
+      tries: r.tries,
+      outcome: r.outcome,
+      consistent:
+        r.outcome === 'ROLLED_BACK' ||
+        r.outcome === 'COMMITTED' ||
+        (r.outcome === 'SKIPPED' && r.detail.startsWith('trail ')),
+      compensated: r.compensated,
+      failedCompensations: r.failed,
+      inDoubt: r.inDoubt,
+      detail: r.detail,
+    };
+  } catch (err) {
+    return {
+      ...base,
+      found,
+      action: 'unwound',
+      tries: 0,
+      outcome: 'ERROR',
+      consistent: false,
+      detail: errorMessage(err),
+    };
+  }
+}
