@@ -1,7 +1,7 @@
 /** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
 import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
 import { SagaClient } from '../client/index.js';
@@ -84,19 +84,26 @@ export function printTable(headers: string[], rows: (string | number | null | un
 
 let runtimeInstalled = false;
 /**
- * Sets the log level of the in-process Temporal worker runtime (bundler output, worker state
- * changes). Once per process, before the first worker is created.
+ * Sets up logging of the in-process Temporal worker runtime (bundler output, worker state,
+ * workflow logs), once per process, before the first worker is created. Everything goes to
+ * stderr: the native core would otherwise print to stdout and break `--json`. With
+ * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
+ * worker-level messages pass.
  */
 export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
   if (runtimeInstalled) return;
-  const plain = new DefaultLogger(level);
-  const logger = options.quietWorkflows
-    ? new DefaultLogger(level, (entry) => {
-        // Saga progress is printed by the command itself; keep worker-level problems visible.
-        if (entry.meta?.sdkComponent === 'workflow') return;
-        plain.log(entry.level, entry.message, entry.meta);
-      })
-    : plain;
-  Runtime.install({ logger });
   runtimeInstalled = true;
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level, (entry) => {
+        if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
+        process.stderr.write(`worker: ${entry.level} ${entry.message}\n`);
+      }),
+      telemetryOptions: {
+        logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
+      },
+    });
+  } catch {
+    // A runtime exists already (e.g. installed by an embedding application): keep its logger.
+  }
 }

@@ -28,7 +28,12 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof Error) {
     const code = byName[err.name];
     if (code !== undefined) return code;
-    if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|cannot reach|cannot connect|UNAVAILABLE/.test(err.message)) return 5;
+    if (
+      /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|cannot reach|cannot connect|UNAVAILABLE/.test(
+        err.message,
+      )
+    )
+      return 5;
   }
   return 1;
 }
