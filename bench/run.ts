@@ -12,9 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { SagaClient } from '../src/client/index.js';
+import { connectTemporalClient, SagaClient } from '../src/client/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { createSagaWorker } from '../src/workers/index.js';
 
@@ -33,11 +32,8 @@ Runtime.install({
 });
 const worker = await createSagaWorker({ config, taskQueue });
 const running = worker.run();
-const connection = await Connection.connect({ address: config.temporal.address });
-const sagas = new SagaClient({
-  client: new Client({ connection, namespace: config.temporal.namespace }),
-  taskQueue,
-});
+const { client: temporal, connection } = await connectTemporalClient(config);
+const sagas = new SagaClient({ client: temporal, taskQueue });
 const { pool, neo4j, redis } = worker.resources;
 await pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, v int)`);
 

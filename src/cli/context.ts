@@ -1,9 +1,9 @@
 /** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
 import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
+import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { CliError } from './errors.js';
@@ -17,20 +17,14 @@ export function config(): Config {
 /** Runs `fn` with a connected {@link SagaClient}; closes the connection afterwards. */
 export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = config();
-  let connection: Connection;
+  let connected: Awaited<ReturnType<typeof connectTemporalClient>>;
   try {
-    connection = await Connection.connect({
-      address: cfg.temporal.address,
-      ...(cfg.temporal.tls ? { tls: true } : {}),
-      ...(cfg.temporal.apiKey ? { apiKey: cfg.temporal.apiKey } : {}),
-    });
+    connected = await connectTemporalClient(cfg);
   } catch (err) {
-    throw new CliError(`cannot reach Temporal at ${cfg.temporal.address} (${(err as Error).message})`, 5, {
-      cause: err,
-    });
+    throw new CliError((err as Error).message, 5, { cause: err });
   }
+  const { client, connection } = connected;
   try {
-    const client = new Client({ connection, namespace: cfg.temporal.namespace });
     return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue }), cfg);
   } finally {
     await connection.close();

@@ -19,3 +19,4 @@ export {
 } from './errors.js';
 export type { SagaStatus, SagaResult, StepStatus, SagaFailure } from '../saga/status.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
+export { connectTemporalClient, temporalConnectionOptions } from './connect.js';

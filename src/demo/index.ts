@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { start as startFileStore } from '../../examples/services/file-store.js';
 import { start as startGitSnapshot } from '../../examples/services/git-snapshot.js';
 import { createAuditPool, migrate } from '../audit/index.js';
+import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import type { SagaDefinition, SagaResult } from '../client/index.js';
@@ -90,18 +90,11 @@ export async function runDemo(
   const taskQueue = `${config.temporal.taskQueue}-demo`;
   const worker = await createSagaWorker({ config: demoConfig, taskQueue });
   const running = worker.run();
-  const connection = await Connection.connect({
-    address: config.temporal.address,
-    ...(config.temporal.tls ? { tls: true } : {}),
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-  });
+  const { client: temporal, connection } = await connectTemporalClient(config);
   const runs: DemoRun[] = [];
   try {
     await prepareExampleStores(worker);
-    const client = new SagaClient({
-      client: new Client({ connection, namespace: config.temporal.namespace }),
-      taskQueue,
-    });
+    const client = new SagaClient({ client: temporal, taskQueue });
     const report = (r: SagaResult, expected: DemoRun['expected'], residue: string) => {
       const s = r.status;
       runs.push({ sagaId: s.sagaId, name: s.name, expected, state: s.state, failedAt: s.failedAt, residue });

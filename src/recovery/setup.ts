@@ -2,9 +2,9 @@
  * Composition root of recovery: builds what {@link recover} needs from the configuration
  * (Temporal client, audit pool, and, on first use, the backend clients for direct unwinds).
  */
-import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
+import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
 import { parseDurationMs, type Config } from '../config/index.js';
 import type { SagaActivities } from '../saga/contracts.js';
@@ -28,19 +28,7 @@ export interface RecoveryContext {
  * @throws when Temporal cannot be reached (message names the address).
  */
 export async function openRecoveryContext(config: Config): Promise<RecoveryContext> {
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({
-      address: config.temporal.address,
-      ...(config.temporal.tls ? { tls: true } : {}),
-      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-    });
-  } catch (err) {
-    throw new Error(`cannot connect to Temporal at ${config.temporal.address}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { client, connection } = await connectTemporalClient(config);
   const pool = createAuditPool(config.postgres);
   let resources: Promise<BackendResources> | undefined;
   let activities: Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>> | undefined;

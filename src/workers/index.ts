@@ -15,6 +15,7 @@ import { createBuiltinBackends, type Backend } from '../activities/backends/inde
 import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
 import { createStepActivities } from '../activities/steps.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
+import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
@@ -105,15 +106,9 @@ export interface SagaWorker {
 /** Connects to Temporal as configured (TLS and API key when set). */
 export async function connectWorker(config: Config): Promise<NativeConnection> {
   try {
-    return await NativeConnection.connect({
-      address: config.temporal.address,
-      ...(config.temporal.tls ? { tls: true } : {}),
-      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-    });
+    return await NativeConnection.connect(temporalConnectionOptions(config));
   } catch (err) {
-    throw new Error(`cannot connect to Temporal at ${config.temporal.address}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw temporalUnreachable(config, err);
   }
 }
 
