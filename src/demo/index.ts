@@ -40,11 +40,20 @@ export interface DemoResult {
   uiUrl: string;
 }
 
-/** Prepares the example stores: the `documents` table and the Neo4j collection node. */
+/** Prepares the example stores: examples/setup.sql (the `documents` table) and examples/setup.cypher. */
 export async function prepareExampleStores(worker: SagaWorker): Promise<void> {
   const { pool, neo4j } = worker.resources;
   await pool.query(readFileSync(new URL('setup.sql', examplesDir), 'utf8'));
-  await neo4j.executeQuery("MERGE (:Collection {id: 'reports', name: 'Reports'})");
+  const cypher = readFileSync(new URL('setup.cypher', examplesDir), 'utf8')
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('//'))
+    .join('\n');
+  for (const statement of cypher
+    .split(/;\s*$/m)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    await neo4j.executeQuery(statement);
+  }
 }
 
 async function documentResidue(worker: SagaWorker, config: Config, docId: string): Promise<string> {

@@ -34,8 +34,6 @@ const bin = join(root, 'bin', 'polysaga');
 const stepIds = (name: string): string[] =>
   (example(name) as { steps: { id: string }[] }).steps.map((s) => s.id);
 
-const SETUP_CYPHER = `MERGE (c:Collection {id: 'reports'}) ON CREATE SET c.name = 'Reports';`;
-
 let dir: string;
 let setup: string[];
 let config: Config;
@@ -102,8 +100,7 @@ beforeAll(async () => {
   }
   dir = mkdtempSync(join(tmpdir(), 'polysaga-verify-test-'));
   // The documents table (examples/setup.sql) and the Collection node the example relates to.
-  setup = [join(root, 'examples', 'setup.sql'), join(dir, 'setup.cypher')];
-  writeFileSync(setup[1]!, SETUP_CYPHER);
+  setup = [join(root, 'examples', 'setup.sql'), join(root, 'examples', 'setup.cypher')];
 });
 afterAll(async () => {
   if (leftBehind.length > 0) await removeResidue(leftBehind);
