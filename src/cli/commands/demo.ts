@@ -15,7 +15,7 @@ export function registerDemo(program: Command): void {
     .addHelpText('after', '\nThe stack must be up: `npm run demo` (scripts/demo.sh) brings it up first.')
     .action(async (opts: { json?: boolean }) => {
       const log = opts.json ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
-      installWorkerLogging('WARN', { quietWorkflows: true });
+      installWorkerLogging('ERROR', { quietWorkflows: true });
       const result = await runDemo(config(), log);
       const wrong = result.runs.filter(
         (r) => r.state !== r.expected || (r.state === 'ROLLED_BACK' && r.residue),
