@@ -55,10 +55,16 @@ describe('migrate on a fresh database', () => {
       duration_ms: 'integer',
       created_at: 'timestamp with time zone',
     });
+    // The shape the backends' write-ahead idempotency uses (src/adapters/postgres.ts).
     expect(await columnTypes(db.pool, 'polysaga_idempotency')).toEqual({
       key: 'text',
       result: 'jsonb',
       created_at: 'timestamp with time zone',
+      backend: 'text',
+      operation: 'text',
+      status: 'text',
+      prepared: 'jsonb',
+      updated_at: 'timestamp with time zone',
     });
     const idx = await indexes(db, 'uds3_saga_events');
     expect(idx.uds3_saga_events_saga_id_seq_key?.def).toMatch(/UNIQUE INDEX .* \(saga_id, seq\)/);
