@@ -2,7 +2,11 @@
  * Re-records the replay histories in test/replay/histories/ from real runs of the saga
  * scenarios on a Temporal dev server, with the fake activities of the workflow tests.
  *
- *   npx tsx scripts/record-histories.ts
+ *   npx tsx scripts/record-histories.ts [--tag v2]
+ *
+ * With `--tag T` the files are written as `<scenario>@T.json` beside the existing ones: use it
+ * when the workflow's shape changes, so the old histories keep proving that sagas started by
+ * the previous version still replay.
  *
  * Server: TEMPORAL_ADDRESS if set (the stack's dev server, with the saga search attributes
  * registered), else a dev server started from POLYSAGA_TEMPORAL_BIN. Re-record after an
@@ -22,6 +26,11 @@ import { Fakes } from '../test/workflows/fakes.js';
 import { testCatalog } from '../test/workflows/catalog.js';
 
 const outDir = fileURLToPath(new URL('../test/replay/histories/', import.meta.url));
+const tagIndex = process.argv.indexOf('--tag');
+const fileTag = tagIndex >= 0 ? process.argv[tagIndex + 1] : undefined;
+if (tagIndex >= 0 && !/^[a-z0-9][a-z0-9.-]*$/.test(fileTag ?? '')) {
+  throw new Error('--tag needs a value of lower-case letters, digits, . or -');
+}
 
 function def(sagaId: string, extra: Partial<SagaDefinition> = {}, steps = 3): SagaDefinition {
   const backends = ['postgres', 'neo4j', 'vector', 's3'];
@@ -68,7 +77,7 @@ async function main(): Promise<void> {
   const saved: string[] = [];
   const save = async (name: string, workflowId: string, runId?: string) => {
     const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-    writeFileSync(`${outDir}${name}.json`, historyToJsonText(history));
+    writeFileSync(`${outDir}${name}${fileTag ? `@${fileTag}` : ''}.json`, historyToJsonText(history));
     saved.push(name);
   };
   const failed = (sagaId: string) => until(async () => (await sagas.getStatus(sagaId)).state === 'FAILED');
