@@ -148,8 +148,27 @@ start_temporal() {
   spawn temporal "$VENV/bin/temporal" "${args[@]}"
 }
 
+# PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which must be
+# able to reach its data directory. When the repository sits below a directory that user cannot
+# enter (e.g. /root), the data directory lives under /var/lib/polysaga instead, keyed by the
+# stack folder, with a link from .stack/data/postgres.
+pg_data_dir() {
+  if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$DATA" 2>/dev/null; then
+    echo "$DATA/postgres"
+  else
+    echo "/var/lib/polysaga/$(printf '%s' "$STACK_DIR" | md5sum | cut -c1-12)/postgres"
+  fi
+}
+
 start_postgres() {
-  local pgdata="$DATA/postgres"
+  local pgdata; pgdata="$(pg_data_dir)"
+  local pglog="$LOGS/postgres.log"
+  if [ "$pgdata" != "$DATA/postgres" ]; then
+    pglog="$(dirname "$pgdata")/postgres.log"
+    mkdir -p "$pgdata" && touch "$pglog" && chown postgres:postgres "$(dirname "$pgdata")" "$pglog"
+    ln -sfn "$pgdata" "$DATA/postgres"
+    ln -sfn "$pglog" "$LOGS/postgres.log"
+  fi
   if [ ! -f "$pgdata/PG_VERSION" ]; then
     log "initdb $pgdata"
     mkdir -p "$pgdata"
@@ -160,7 +179,7 @@ start_postgres() {
     rm -f "$pwfile"
   fi
   # Started by pg_ctl (it daemonizes); the postmaster pid is written to run/postgres.pid once up.
-  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$LOGS/postgres.log" -w -t "$TIMEOUT" \
+  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$pglog" -w -t "$TIMEOUT" \
     -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_PORT -k /tmp -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     start >/dev/null 2>&1 9>&- || true
   head -1 "$pgdata/postmaster.pid" >"$RUN/postgres.pid" 2>/dev/null || true
@@ -168,8 +187,9 @@ start_postgres() {
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then
-    touch "$LOGS/postgres.log" && chown postgres:postgres "$LOGS/postgres.log"
-    runuser -u postgres -- "$@"
+    [ -L "$LOGS/postgres.log" ] || { touch "$LOGS/postgres.log" && chown postgres:postgres "$LOGS/postgres.log"; }
+    # initdb and pg_ctl run from a directory the postgres user can enter.
+    (cd / && runuser -u postgres -- "$@")
   else "$@"; fi
 }
 
@@ -292,7 +312,7 @@ stop_service() {
   local svc="$1"
   case "$svc" in
     postgres)
-      [ -f "$DATA/postgres/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$DATA/postgres" -m fast -w stop >/dev/null 2>&1 || true ;;
+      [ -f "$(pg_data_dir)/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$(pg_data_dir)" -m fast -w stop >/dev/null 2>&1 || true ;;
     redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true ;;
     *)
       if pid_alive "$svc"; then
