@@ -16,13 +16,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyToJsonText } from '../test/replay/history-json.js';
-import { Worker } from '@temporalio/worker';
-import { SagaClient } from '../src/client/index.js';
 import type { SagaDefinition } from '../src/saga/definition.js';
 import { lockWorkflowId } from '../src/saga/identity.js';
 import { documentIngestExampleInput } from '../examples/typed/inputs.js';
-import { bundleTestWorkflows, createTestEnv } from '../test/workflows/env.js';
-import { Fakes } from '../test/workflows/fakes.js';
+import { startFakeSagaHarness } from '../test/workflows/env.js';
 import { testCatalog } from '../test/workflows/catalog.js';
 
 const outDir = fileURLToPath(new URL('../test/replay/histories/', import.meta.url));
@@ -57,22 +54,8 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const env = await createTestEnv();
-  const fakes = new Fakes();
-  const taskQueue = `polysaga-record-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await bundleTestWorkflows(),
-    activities: fakes.activities(),
-  });
-  const sagas = new SagaClient({
-    client: env.client,
-    taskQueue,
-    catalog: testCatalog,
-    tuning: { retryInterval: '10ms', compensationAttempts: 2 },
-  });
+  const harness = await startFakeSagaHarness(`polysaga-record-${randomUUID()}`, testCatalog);
+  const { env, fakes, sagas } = harness;
   const tag = randomUUID().slice(0, 8);
   const saved: string[] = [];
   const save = async (name: string, workflowId: string, runId?: string) => {
@@ -82,7 +65,7 @@ async function main(): Promise<void> {
   };
   const failed = (sagaId: string) => until(async () => (await sagas.getStatus(sagaId)).state === 'FAILED');
 
-  await worker.runUntil(async () => {
+  try {
     const committed = `committed-${tag}`;
     await sagas.executeSaga(def(committed, { identityKey: `replay:${tag}` }));
     await save('committed', committed);
@@ -174,8 +157,9 @@ async function main(): Promise<void> {
     });
     await t.result();
     await save('typed-document-ingest', typed);
-  });
-  await env.teardown();
+  } finally {
+    await harness.close();
+  }
   console.log(`recorded ${saved.length} histories in ${outDir}: ${saved.join(', ')}`);
 }
 

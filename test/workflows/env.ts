@@ -9,9 +9,13 @@ import {
   bundleWorkflowCode,
   DefaultLogger,
   Runtime,
+  Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import { SagaClient } from '../../src/client/index.js';
+import type { Catalog } from '../../src/saga/catalog/types.js';
 import { SAGA_SEARCH_ATTRIBUTES } from '../../src/saga/search-attributes.js';
+import { Fakes } from './fakes.js';
 
 let runtimeInstalled = false;
 
@@ -59,3 +63,46 @@ export function bundleTestWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 
 const noop = () => undefined;
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+/** A Temporal test environment with a worker running the saga workflows over fake activities. */
+export interface FakeSagaHarness {
+  env: TestWorkflowEnvironment;
+  fakes: Fakes;
+  sagas: SagaClient;
+  /** Stops the worker and tears the environment down. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the harness of the workflow tests and the history recorder: test environment, a worker
+ * with the test bundle and fake activities on `taskQueue`, and a SagaClient with short retries.
+ * `catalog` defaults to the built-in one (the real example definitions validate against it).
+ */
+export async function startFakeSagaHarness(taskQueue: string, catalog?: Catalog): Promise<FakeSagaHarness> {
+  const env = await createTestEnv();
+  const fakes = new Fakes();
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await bundleTestWorkflows(),
+    activities: fakes.activities(),
+  });
+  const running = worker.run();
+  const sagas = new SagaClient({
+    client: env.client,
+    taskQueue,
+    ...(catalog ? { catalog } : {}),
+    tuning: { retryInterval: '10ms', compensationAttempts: 2 },
+  });
+  return {
+    env,
+    fakes,
+    sagas,
+    async close() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}

@@ -6,14 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityLockedError, SagaClient, SagaStateError } from '../../src/client/index.js';
 import type { SagaDefinition } from '../../src/saga/definition.js';
 import { checkEventSequence } from '../../src/saga/states.js';
-import { bundleTestWorkflows, createTestEnv } from './env.js';
+import { startFakeSagaHarness, type FakeSagaHarness } from './env.js';
 import { testCatalog } from './catalog.js';
-import { Fakes } from './fakes.js';
+import type { Fakes } from './fakes.js';
 
 const TASK_QUEUE = `polysaga-wf-test-${randomUUID()}`;
 
@@ -34,33 +33,17 @@ function def(sagaId: string, extra: Partial<SagaDefinition> = {}, steps = 4): Sa
 }
 
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 let sagas: SagaClient;
-const fakes = new Fakes();
+let fakes: Fakes;
+let harness: FakeSagaHarness;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await bundleTestWorkflows(),
-    activities: fakes.activities(),
-  });
-  running = worker.run();
-  sagas = new SagaClient({
-    client: env.client,
-    taskQueue: TASK_QUEUE,
-    catalog: testCatalog,
-    tuning: { retryInterval: '10ms', compensationAttempts: 2 },
-  });
+  harness = await startFakeSagaHarness(TASK_QUEUE, testCatalog);
+  ({ env, sagas, fakes } = harness);
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await harness?.close();
 });
 
 const id = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;

@@ -4,46 +4,28 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SagaClient } from '../../src/client/index.js';
+import type { SagaClient } from '../../src/client/index.js';
 import type { SagaDefinition } from '../../src/saga/definition.js';
 import type { SagaResult } from '../../src/saga/status.js';
 import { checkEventSequence } from '../../src/saga/states.js';
 import { documentIngestExampleInput, wikiGenerationExampleInput } from '../../examples/typed/inputs.js';
-import { bundleTestWorkflows, createTestEnv } from './env.js';
-import { Fakes } from './fakes.js';
+import { startFakeSagaHarness, type FakeSagaHarness } from './env.js';
+import type { Fakes } from './fakes.js';
 
 const TASK_QUEUE = `polysaga-typed-test-${randomUUID()}`;
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 let sagas: SagaClient;
-const fakes = new Fakes();
+let fakes: Fakes;
+let harness: FakeSagaHarness;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await bundleTestWorkflows(),
-    activities: fakes.activities(),
-  });
-  running = worker.run();
   // The built-in catalog: the example definitions must validate for real.
-  sagas = new SagaClient({
-    client: env.client,
-    taskQueue: TASK_QUEUE,
-    tuning: { retryInterval: '10ms', compensationAttempts: 2 },
-  });
+  harness = await startFakeSagaHarness(TASK_QUEUE);
+  ({ sagas, fakes } = harness);
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await harness?.close();
 });
 
 function example(name: string): SagaDefinition {
