@@ -3,6 +3,7 @@
  * with the first seed's `SAGA_REL_HOST` override) and a clear error when no server answers.
  */
 import pg from 'pg';
+import { createPgPool } from '../adapters/postgres.js';
 import type { Config } from '../config/index.js';
 
 function describeCause(cause: unknown): string {
@@ -49,18 +50,12 @@ const CONNECT_ERROR_CODES = new Set([
   '28000', // invalid authorization
 ]);
 
-/** Creates a pg pool for the audit table from the configuration. The caller ends it. */
+/**
+ * Creates a pg pool for the audit table from the configuration (the same pool settings as the
+ * relational backend's, {@link createPgPool}). The caller ends it.
+ */
 export function createAuditPool(postgres: Config['postgres'], extra: pg.PoolConfig = {}): pg.Pool {
-  return new pg.Pool({
-    host: postgres.host,
-    port: postgres.port,
-    user: postgres.user,
-    password: postgres.password,
-    database: postgres.database,
-    max: postgres.poolMax,
-    connectionTimeoutMillis: 10_000,
-    ...extra,
-  });
+  return createPgPool(postgres, extra);
 }
 
 /** host and port a pool connects to (for error messages). */

@@ -49,6 +49,8 @@ export {
   findFailedSagas,
   findUnfinishedSagas,
   getSagaTrailSummary,
+  TERMINAL_EVENT_STATUSES,
   verifyTrail,
+  type SagaFilter,
   type SagaTrailSummary,
 } from './sagas.js';

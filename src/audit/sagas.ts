@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { EVENT_STATUSES, type EventStatus } from '../saga/contracts.js';
 import { checkEventSequence, type EventSequenceCheck } from '../saga/states.js';
+import { asUnreachable } from './connection.js';
 import { readEvents, type AuditEvent, type EventStoreOptions } from './event-store.js';
 
 /** One saga as its audit trail summarises it. */
@@ -20,6 +21,24 @@ export interface SagaTrailSummary {
   /** Latest of SAGA_COMMITTED / SAGA_ROLLED_BACK / SAGA_FAILED / SAGA_RESOLVED, or null. */
   terminalStatus: string | null;
   eventCount: number;
+}
+
+/** Statuses that end a saga's trail (or, for SAGA_FAILED, a round of it). */
+export const TERMINAL_EVENT_STATUSES = [
+  'SAGA_COMMITTED',
+  'SAGA_ROLLED_BACK',
+  'SAGA_FAILED',
+  'SAGA_RESOLVED',
+] as const;
+
+/** Restricts a saga query to some sagas (all when empty). */
+export interface SagaFilter {
+  /** Only these saga ids. */
+  sagaIds?: readonly string[];
+  /** Only sagas of this name (the definition's `name`). */
+  name?: string;
+  /** At most this many (default 1000). */
+  limit?: number;
 }
 
 interface Row {
@@ -40,7 +59,7 @@ const toSummary = (r: Row): SagaTrailSummary => ({
   traceId: r.trace_id,
   startedAt: r.started_at,
   lastEventAt: r.last_event_at,
-  lastSeq: r.last_seq,
+  lastSeq: Number(r.last_seq),
   lastStatus: r.last_status,
   terminalStatus: r.terminal_status,
   eventCount: Number(r.event_count),
@@ -49,35 +68,56 @@ const toSummary = (r: Row): SagaTrailSummary => ({
 const COLUMNS =
   'saga_id, saga_name, trace_id, started_at, last_event_at, last_seq, last_status, terminal_status, event_count';
 
-/** Sagas whose latest event is SAGA_FAILED: they need a person (or `polysaga recover`). */
-export async function findFailedSagas(
+/** Runs `SELECT … FROM polysaga_saga_runs WHERE <where>` with the filter, oldest last event first. */
+async function querySagaRuns(
   pool: pg.Pool,
-  options: { limit?: number } = {},
+  where: string,
+  params: unknown[],
+  filter: SagaFilter,
 ): Promise<SagaTrailSummary[]> {
-  const r = await pool.query<Row>(
-    `SELECT ${COLUMNS} FROM polysaga_saga_runs WHERE last_status = 'SAGA_FAILED' ORDER BY last_event_at LIMIT $1`,
-    [options.limit ?? 1000],
-  );
+  const clauses = [where];
+  const values = [...params];
+  if (filter.sagaIds && filter.sagaIds.length > 0) {
+    values.push([...filter.sagaIds]);
+    clauses.push(`saga_id = ANY($${values.length}::text[])`);
+  }
+  if (filter.name) {
+    values.push(filter.name);
+    clauses.push(`saga_name = $${values.length}`);
+  }
+  values.push(filter.limit ?? 1000);
+  let r: pg.QueryResult<Row>;
+  try {
+    r = await pool.query<Row>(
+      `SELECT ${COLUMNS} FROM polysaga_saga_runs WHERE ${clauses.join(' AND ')} ORDER BY last_event_at LIMIT $${values.length}`,
+      values,
+    );
+  } catch (err) {
+    throw asUnreachable(pool, err);
+  }
   return r.rows.map(toSummary);
+}
+
+/** Sagas whose latest event is SAGA_FAILED: they need a person (or `polysaga recover`). */
+export function findFailedSagas(pool: pg.Pool, filter: SagaFilter = {}): Promise<SagaTrailSummary[]> {
+  return querySagaRuns(pool, `last_status = 'SAGA_FAILED'`, [], filter);
 }
 
 /**
  * Sagas whose latest event is not terminal (no terminal event yet, or activity after one: a
  * FAILED saga being retried, the undo of a committed saga) and older than `idleMs` (default 0):
- * the candidates for orphan recovery once their Temporal workflow is confirmed gone.
+ * running sagas, and the candidates for orphan recovery once their workflow is confirmed gone.
  */
-export async function findUnfinishedSagas(
+export function findUnfinishedSagas(
   pool: pg.Pool,
-  options: { idleMs?: number; limit?: number } = {},
+  options: SagaFilter & { idleMs?: number } = {},
 ): Promise<SagaTrailSummary[]> {
-  const r = await pool.query<Row>(
-    `SELECT ${COLUMNS} FROM polysaga_saga_runs
-      WHERE last_status NOT IN ('SAGA_COMMITTED', 'SAGA_ROLLED_BACK', 'SAGA_FAILED', 'SAGA_RESOLVED')
-        AND last_event_at <= now() - make_interval(secs => $1::double precision / 1000)
-      ORDER BY last_event_at LIMIT $2`,
-    [options.idleMs ?? 0, options.limit ?? 1000],
+  return querySagaRuns(
+    pool,
+    `last_status <> ALL($1::text[]) AND last_event_at <= now() - make_interval(secs => $2::double precision / 1000)`,
+    [[...TERMINAL_EVENT_STATUSES], options.idleMs ?? 0],
+    options,
   );
-  return r.rows.map(toSummary);
 }
 
 /** The summary of one saga, or null when it has no events. */

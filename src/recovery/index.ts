@@ -3,7 +3,7 @@
  * workflow is gone from the audit trail alone. See docs/recovery.md.
  */
 export { backoffDelayMs, sleep, type Backoff } from './backoff.js';
-export { findFailedTrails, findOpenTrails, TERMINAL_EVENT_STATUSES, type SagaFilter } from './candidates.js';
+export type { SagaFilter } from '../audit/index.js';
 export { runRecoveryDaemon, type RecoveryDaemonOptions } from './daemon.js';
 export {
   recover,

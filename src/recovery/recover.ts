@@ -14,7 +14,7 @@ import { getSagaTrailSummary } from '../audit/index.js';
 import { SagaStateError, type SagaClient, type SagaStatus } from '../client/index.js';
 import type { SagaActivities } from '../saga/contracts.js';
 import { backoffDelayMs, sleep, type Backoff } from './backoff.js';
-import { findFailedTrails, findOpenTrails, type SagaFilter } from './candidates.js';
+import { findFailedSagas, findUnfinishedSagas, type SagaFilter } from '../audit/index.js';
 import { unwindFromTrail } from './unwind.js';
 
 /** Where a saga's Temporal workflow stands. */
@@ -149,7 +149,7 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
     if (filter.sagaIds && filter.sagaIds.length > 0 && !filter.sagaIds.includes(s.sagaId)) continue;
     failed.set(s.sagaId, s.name);
   }
-  for (const s of await findFailedTrails(options.pool, filter))
+  for (const s of await findFailedSagas(options.pool, filter))
     if (!failed.has(s.sagaId)) failed.set(s.sagaId, s.sagaName);
 
   const deferred = (
@@ -188,7 +188,7 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   }
 
   // 2. Unfinished trails: orphans when the workflow is gone, else left alone.
-  for (const s of await findOpenTrails(options.pool, graceMs, filter)) {
+  for (const s of await findUnfinishedSagas(options.pool, { ...filter, idleMs: graceMs })) {
     if (stopped()) break;
     if (seen.has(s.sagaId)) continue;
     seen.add(s.sagaId);

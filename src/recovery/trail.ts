@@ -5,6 +5,7 @@ import {
   COMPENSATION_ENTRY_KEY,
   CompensationStackError,
   rebuildCompensationStack,
+  TERMINAL_EVENT_STATUSES,
   type AuditEvent,
 } from '../audit/index.js';
 import type { CompensationEntry, EventStatus, JsonObject, SagaState } from '../saga/contracts.js';
@@ -43,7 +44,7 @@ export interface TrailAnalysis {
   stackProblem: string | null;
 }
 
-const TERMINAL = new Set(['SAGA_COMMITTED', 'SAGA_ROLLED_BACK', 'SAGA_FAILED', 'SAGA_RESOLVED']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_EVENT_STATUSES);
 
 /** Whether `status` ends a trail (or, for SAGA_FAILED, a round of it). */
 export function isTerminalStatus(status: string | null): boolean {
