@@ -25,7 +25,7 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
   }
   const { client, connection } = connected;
   try {
-    return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue }), cfg);
+    return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue, limits: cfg.limits }), cfg);
   } finally {
     await connection.close();
   }

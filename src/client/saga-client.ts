@@ -20,7 +20,7 @@ import type { NormalizedDefinition } from '../saga/definition.js';
 import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import type { SagaResult, SagaStatus, SagaWorkflowInput } from '../saga/status.js';
-import { assertValidDefinition, type ValidateOptions } from '../saga/validate.js';
+import { assertValidDefinition, type DefinitionLimits, type ValidateOptions } from '../saga/validate.js';
 import {
   abortSignal,
   resolveUpdate,
@@ -47,6 +47,8 @@ export interface SagaClientOptions {
   tuning?: ActivityTuning;
   /** A lock whose holder saga does not exist after this long is considered orphaned (default 60 s). */
   orphanedLockAfterMs?: number;
+  /** Definition limits (default `DEFAULT_DEFINITION_LIMITS` of src/saga/validate.ts), field by field. */
+  limits?: Partial<DefinitionLimits>;
 }
 
 /** A started saga. */
@@ -97,6 +99,7 @@ export class SagaClient {
   private catalog: Catalog | undefined;
   private readonly tuning: ActivityTuning | undefined;
   private readonly orphanedLockAfterMs: number;
+  private readonly limits: Partial<DefinitionLimits> | undefined;
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -104,6 +107,7 @@ export class SagaClient {
     this.catalog = options.catalog;
     this.tuning = options.tuning;
     this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
+    this.limits = options.limits;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -117,13 +121,14 @@ export class SagaClient {
 
   /**
    * Validates a definition (parsed JSON) and returns it normalized (saga id, trace id,
-   * idempotency keys and compensations filled in).
-   * @throws InvalidDefinitionError naming the step and field of every problem.
+   * idempotency keys and compensations filled in). Checks the client's definition limits.
+   * @throws InvalidDefinitionError naming the step and field (or the limit) of every problem.
    */
   async validate(definition: unknown, options: ValidateOptions = {}): Promise<NormalizedDefinition> {
     return assertValidDefinition(definition, await this.getCatalog(), {
       generateId: () => `${(definition as { name?: string }).name ?? 'saga'}-${crypto.randomUUID()}`,
       generateTraceId: () => crypto.randomUUID(),
+      ...(this.limits ? { limits: this.limits } : {}),
       ...options,
     });
   }

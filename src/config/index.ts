@@ -70,6 +70,22 @@ export const envSchema = z.object({
     .string()
     .regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 1s or 2m')
     .default('1s'),
+  // Definition limits, checked before a saga starts (docs/definitions.md, "Limits")
+  POLYSAGA_MAX_DEFINITION_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(16 * 1024 * 1024),
+  POLYSAGA_MAX_STEPS: z.coerce.number().int().min(1).default(1000),
+  POLYSAGA_MAX_STEP_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(4 * 1024 * 1024),
+  POLYSAGA_MIN_STEP_TIMEOUT: z
+    .string()
+    .regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 1s or 2m')
+    .default('1s'),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
@@ -119,6 +135,13 @@ export interface Config {
   projectPrefix: string;
   env: RawEnv['ENV'];
   retry: { maxRetries: number; initialInterval: string };
+  /** Definition limits (the `DefinitionLimits` of src/saga/validate.ts). */
+  limits: {
+    maxDefinitionBytes: number;
+    maxSteps: number;
+    maxStepPayloadBytes: number;
+    minStepTimeoutMs: number;
+  };
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
 }
@@ -272,6 +295,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectPrefix: e.PROJECT_PREFIX,
     env: e.ENV,
     retry: { maxRetries: e.POLYSAGA_MAX_RETRIES, initialInterval: e.POLYSAGA_RETRY_INITIAL_INTERVAL },
+    limits: {
+      maxDefinitionBytes: e.POLYSAGA_MAX_DEFINITION_BYTES,
+      maxSteps: e.POLYSAGA_MAX_STEPS,
+      maxStepPayloadBytes: e.POLYSAGA_MAX_STEP_PAYLOAD_BYTES,
+      minStepTimeoutMs: parseDurationMs(e.POLYSAGA_MIN_STEP_TIMEOUT),
+    },
     sensitiveFields: e.POLYSAGA_SENSITIVE_FIELDS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),

@@ -27,9 +27,9 @@ const jsonObject = z.record(z.string(), z.unknown()).describe('a JSON object');
 export const retryOverrideSchema = z
   .object({
     maximumAttempts: z.number().int().min(0).optional(),
-    initialInterval: duration.optional(),
+    initialInterval: duration.optional().describe('above zero'),
     backoffCoefficient: z.number().min(1).optional(),
-    maximumInterval: duration.optional(),
+    maximumInterval: duration.optional().describe('above zero and not below initialInterval'),
     nonRetryableErrorTypes: z.array(z.string().min(1)).optional(),
   })
   .strict();
@@ -65,7 +65,9 @@ export const sagaStepSchema = z
     idempotencyKey: z.string().min(1).max(500).optional().describe('default "<sagaId>:<step id>"'),
     kind: z.enum(STEP_KINDS).optional().describe('default "compensatable"'),
     retry: retryOverrideSchema.optional(),
-    timeout: duration.optional().describe('start-to-close timeout of one attempt'),
+    timeout: duration
+      .optional()
+      .describe('start-to-close timeout of one attempt; at least 1s (configurable minimum)'),
   })
   .strict();
 

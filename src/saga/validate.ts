@@ -2,11 +2,16 @@
  * Definition validation against an operation catalog: everything is checked before a saga
  * starts, and every error names the step and the field.
  *
- * Rules (docs/definitions.md): known backend and operation (valid ones listed), payload
+ * Rules (docs/definitions.md): size limits ({@link DefinitionLimits}: serialized bytes, step
+ * count, payload bytes per step), known backend and operation (valid ones listed), payload
  * passes the operation's zod schema, unique step ids, compensatable steps have a compensation
  * (explicit or the operation's default), registered compensation names only, compensatable
- * steps before the pivot, at most one pivot, retriable steps retry without limit.
+ * steps before the pivot, at most one pivot, retriable steps retry without limit, a step
+ * `timeout` of at least {@link DefinitionLimits.minStepTimeoutMs}, retry intervals above zero
+ * and a maximum interval not below the initial one (what Temporal would otherwise refuse when
+ * the workflow schedules the step, leaving the saga's workflow task failing for ever).
  */
+import { stepActivityOptions } from './activity-options.js';
 import type { Catalog } from './catalog/types.js';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
 import {
@@ -15,8 +20,37 @@ import {
   type NormalizedDefinition,
   type NormalizedStep,
   type SagaDefinition,
+  type SagaStepDefinition,
 } from './definition.js';
 import { InvalidDefinitionError, type ValidationIssue } from './errors.js';
+
+/**
+ * Limits a definition must stay within; checked before anything starts. Sizes are of the
+ * definition as serialized JSON, in UTF-8 bytes. Payloads above the codec threshold travel
+ * out of band (claim check), so the byte limits guard the client, the worker's memory and the
+ * blob store rather than Temporal history.
+ */
+export interface DefinitionLimits {
+  /** Largest definition, serialized (default 16 MiB; env `POLYSAGA_MAX_DEFINITION_BYTES`). */
+  maxDefinitionBytes: number;
+  /** Most steps in one definition (default 1000; env `POLYSAGA_MAX_STEPS`). */
+  maxSteps: number;
+  /**
+   * Largest `payload` of one step, serialized; an inline compensation's `payload` counts
+   * separately against the same limit (default 4 MiB; env `POLYSAGA_MAX_STEP_PAYLOAD_BYTES`).
+   */
+  maxStepPayloadBytes: number;
+  /** Shortest step `timeout`, in milliseconds (default 1000 = `1s`; env `POLYSAGA_MIN_STEP_TIMEOUT`). */
+  minStepTimeoutMs: number;
+}
+
+/** The default {@link DefinitionLimits}. */
+export const DEFAULT_DEFINITION_LIMITS: Readonly<DefinitionLimits> = Object.freeze({
+  maxDefinitionBytes: 16 * 1024 * 1024,
+  maxSteps: 1000,
+  maxStepPayloadBytes: 4 * 1024 * 1024,
+  minStepTimeoutMs: 1000,
+});
 
 /** Options of {@link validateDefinition}. */
 export interface ValidateOptions {
@@ -24,6 +58,8 @@ export interface ValidateOptions {
   generateId?: () => string;
   /** Generates a trace id when the definition has none (default: the saga id). */
   generateTraceId?: () => string;
+  /** Overrides of {@link DEFAULT_DEFINITION_LIMITS}, field by field. */
+  limits?: Partial<DefinitionLimits>;
 }
 
 export type ValidationResult =
@@ -36,6 +72,100 @@ function pathToField(path: readonly PropertyKey[]): string {
     else out += out === '' ? String(p) : `.${String(p)}`;
   }
   return out === '' ? '(root)' : out;
+}
+
+/** Milliseconds of a duration matching `DURATION_PATTERN` (`500ms`, `30s`, `2m`, `1h`). */
+export function durationToMs(value: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  const unit = m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000;
+  return n * unit;
+}
+
+/** A duration in the definition format, e.g. `1s`, `1500ms`, `2m`. */
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A byte count for people: `16 MiB`, `4.5 MiB`, `900 KiB`, `12 bytes`. */
+export function formatBytes(n: number): string {
+  const units: [number, string][] = [
+    [1024 * 1024 * 1024, 'GiB'],
+    [1024 * 1024, 'MiB'],
+    [1024, 'KiB'],
+  ];
+  for (const [size, unit] of units) {
+    if (n >= size) {
+      const v = n / size;
+      return `${Number.isInteger(v) ? v : v.toFixed(1)} ${unit}`;
+    }
+  }
+  return `${n} bytes`;
+}
+
+/** UTF-8 length of a string, without allocating its encoding. */
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      // A surrogate pair is one 4-byte code point.
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Serialized JSON size of `value` in UTF-8 bytes (0 when it is undefined). */
+export function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value) as string | undefined;
+  return text === undefined ? 0 : utf8Bytes(text);
+}
+
+/** Resolves the limits in force: the defaults, overridden field by field. */
+export function resolveLimits(overrides: Partial<DefinitionLimits> = {}): DefinitionLimits {
+  const out = { ...DEFAULT_DEFINITION_LIMITS };
+  for (const key of Object.keys(out) as (keyof DefinitionLimits)[]) {
+    const v = overrides[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * The limits that can be checked before parsing: whole-definition size and step count. Run
+ * first so that an oversized definition is refused with one issue naming the limit.
+ */
+function checkOverallLimits(input: unknown, limits: DefinitionLimits): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  let bytes: number;
+  try {
+    bytes = jsonBytes(input);
+  } catch (err) {
+    return [{ field: '(root)', message: `not serializable as JSON: ${(err as Error).message}` }];
+  }
+  if (bytes > limits.maxDefinitionBytes) {
+    issues.push({
+      field: '(root)',
+      message: `the definition is ${formatBytes(bytes)} (${bytes} bytes) serialized; the limit is ${formatBytes(limits.maxDefinitionBytes)} (maxDefinitionBytes, POLYSAGA_MAX_DEFINITION_BYTES)`,
+    });
+  }
+  const steps =
+    typeof input === 'object' && input !== null ? (input as { steps?: unknown }).steps : undefined;
+  if (Array.isArray(steps) && steps.length > limits.maxSteps) {
+    issues.push({
+      field: 'steps',
+      message: `${steps.length} steps; the limit is ${limits.maxSteps} (maxSteps, POLYSAGA_MAX_STEPS)`,
+    });
+  }
+  return issues;
 }
 
 // Validation runs in clients and the CLI, never in workflow code.
@@ -52,6 +182,9 @@ export function validateDefinition(
   catalog: Catalog,
   options: ValidateOptions = {},
 ): ValidationResult {
+  const limits = resolveLimits(options.limits);
+  const overall = checkOverallLimits(input, limits);
+  if (overall.length > 0) return { ok: false, issues: overall };
   const parsed = sagaDefinitionSchema.safeParse(input);
   const rawSteps: unknown[] =
     typeof input === 'object' && input !== null && Array.isArray((input as { steps?: unknown }).steps)
@@ -78,10 +211,63 @@ export function validateDefinition(
     });
     return { ok: false, issues };
   }
-  return checkSemantics(parsed.data, catalog, options);
+  return checkSemantics(parsed.data, catalog, options, limits);
 }
 
-function checkSemantics(def: SagaDefinition, catalog: Catalog, options: ValidateOptions): ValidationResult {
+/**
+ * Step timeout and retry rules: what Temporal refuses when the workflow schedules the step
+ * (a zero or missing start-to-close timeout, a maximum interval below the initial one) would
+ * otherwise fail the saga's workflow task on every attempt. Checked on the step's effective
+ * activity options (its backend's defaults with its overrides).
+ */
+function checkTiming(
+  step: SagaStepDefinition,
+  kind: StepKind,
+  limits: DefinitionLimits,
+  at: (field: string, message: string) => void,
+): void {
+  if (step.timeout !== undefined) {
+    const ms = durationToMs(step.timeout);
+    if (ms < limits.minStepTimeoutMs)
+      at(
+        'timeout',
+        `must be at least ${formatDuration(limits.minStepTimeoutMs)} (minStepTimeoutMs, POLYSAGA_MIN_STEP_TIMEOUT), got ${step.timeout}`,
+      );
+  }
+  const retry = step.retry;
+  let intervalsOk = true;
+  for (const field of ['initialInterval', 'maximumInterval'] as const) {
+    const v = retry?.[field];
+    if (v !== undefined && durationToMs(v) <= 0) {
+      at(`retry.${field}`, `must be greater than zero, got ${v}`);
+      intervalsOk = false;
+    }
+  }
+  if (!intervalsOk) return;
+  const effective = stepActivityOptions({
+    backend: step.backend,
+    kind,
+    ...(retry !== undefined ? { retry } : {}),
+  }).retry;
+  const initial = typeof effective?.initialInterval === 'string' ? effective.initialInterval : undefined;
+  const maximum = typeof effective?.maximumInterval === 'string' ? effective.maximumInterval : undefined;
+  if (initial !== undefined && maximum !== undefined && durationToMs(maximum) < durationToMs(initial)) {
+    if (retry?.maximumInterval !== undefined)
+      at('retry.maximumInterval', `must not be below retry.initialInterval (${initial}), got ${maximum}`);
+    else
+      at(
+        'retry.initialInterval',
+        `${initial} is above the ${step.backend} backend's default retry.maximumInterval (${maximum}); set retry.maximumInterval too`,
+      );
+  }
+}
+
+function checkSemantics(
+  def: SagaDefinition,
+  catalog: Catalog,
+  options: ValidateOptions,
+  limits: DefinitionLimits,
+): ValidationResult {
   const issues: ValidationIssue[] = [];
   const backends = Object.keys(catalog.backends).sort();
   const seen = new Map<string, number>();
@@ -117,6 +303,21 @@ function checkSemantics(def: SagaDefinition, catalog: Catalog, options: Validate
       );
     }
     if (kind !== 'compensatable') firstNonCompensatable ??= i;
+    checkTiming(step, kind, limits, at);
+    const payloadBytes = jsonBytes(step.payload);
+    if (payloadBytes > limits.maxStepPayloadBytes)
+      at(
+        'payload',
+        `is ${formatBytes(payloadBytes)} (${payloadBytes} bytes) serialized; the limit per step is ${formatBytes(limits.maxStepPayloadBytes)} (maxStepPayloadBytes, POLYSAGA_MAX_STEP_PAYLOAD_BYTES)`,
+      );
+    if (typeof step.compensation === 'object' && step.compensation !== null) {
+      const compensationBytes = jsonBytes(step.compensation.payload);
+      if (compensationBytes > limits.maxStepPayloadBytes)
+        at(
+          'compensation.payload',
+          `is ${formatBytes(compensationBytes)} (${compensationBytes} bytes) serialized; the limit per step is ${formatBytes(limits.maxStepPayloadBytes)} (maxStepPayloadBytes, POLYSAGA_MAX_STEP_PAYLOAD_BYTES)`,
+        );
+    }
     if (kind === 'retriable') {
       const max = step.retry?.maximumAttempts;
       if (max !== undefined && max !== 0) {

@@ -4,7 +4,15 @@ import { z } from 'zod';
 import { builtinCatalog } from '../../../src/saga/catalog/index.js';
 import type { Catalog } from '../../../src/saga/catalog/types.js';
 import { InvalidDefinitionError } from '../../../src/saga/errors.js';
-import { assertValidDefinition, validateDefinition } from '../../../src/saga/validate.js';
+import {
+  assertValidDefinition,
+  DEFAULT_DEFINITION_LIMITS,
+  type DefinitionLimits,
+  durationToMs,
+  formatBytes,
+  jsonBytes,
+  validateDefinition,
+} from '../../../src/saga/validate.js';
 
 /** A small catalog built here, independent of the built-in one. */
 const catalog: Catalog = {
@@ -50,8 +58,10 @@ const call = (id: string, kind?: string, extra: object = {}) => ({
   ...extra,
 });
 
-function issues(def: unknown) {
-  const r = validateDefinition(def, catalog);
+const row2 = { ...row, id: 'row2' };
+
+function issues(def: unknown, limits?: Partial<DefinitionLimits>) {
+  const r = validateDefinition(def, catalog, limits ? { limits } : {});
   if (r.ok) throw new Error('expected invalid');
   return r.issues;
 }
@@ -229,6 +239,172 @@ describe('validateDefinition', () => {
       expect(err.field).toBe('backend');
       expect(err.message).toContain('step "row" (steps[0]) field "backend"');
     }
+  });
+});
+
+describe('limits', () => {
+  const MiB = 1024 * 1024;
+  /** A postgres insert whose payload serializes to about `bytes` bytes. */
+  const bigRow = (id: string, bytes: number) => ({
+    ...row,
+    id,
+    payload: { table: 'documents', values: { id: 1, body: 'x'.repeat(bytes) } },
+  });
+
+  it('defaults: 16 MiB per definition, 1000 steps, 4 MiB per step payload, 1s minimum timeout', () => {
+    expect(DEFAULT_DEFINITION_LIMITS).toEqual({
+      maxDefinitionBytes: 16 * MiB,
+      maxSteps: 1000,
+      maxStepPayloadBytes: 4 * MiB,
+      minStepTimeoutMs: 1000,
+    });
+  });
+
+  it('a definition over maxDefinitionBytes: one issue naming the limit, nothing else checked', () => {
+    // Five 3.5 MiB payloads: each within the per-step limit, 17.5 MiB together.
+    const steps = Array.from({ length: 5 }, (_, i) => bigRow(`r${i}`, 3.5 * MiB));
+    const list = issues({ name: 'x', steps: [...steps, { ...row, id: 'r0' }] });
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ field: '(root)' });
+    expect(list[0]!.message).toMatch(
+      /17\.5 MiB \(\d+ bytes\) serialized; the limit is 16 MiB \(maxDefinitionBytes/,
+    );
+  });
+
+  it('exactly at maxDefinitionBytes passes; one byte more is refused (limits configurable)', () => {
+    const def = { name: 'x', steps: [row] };
+    const size = jsonBytes(def);
+    expect(validateDefinition(def, catalog, { limits: { maxDefinitionBytes: size } }).ok).toBe(true);
+    const r = validateDefinition(def, catalog, { limits: { maxDefinitionBytes: size - 1 } });
+    expect(r.ok ? [] : r.issues.map((i) => i.field)).toEqual(['(root)']);
+  });
+
+  it('counts serialized UTF-8 bytes, not characters', () => {
+    expect(jsonBytes({ a: 'é' })).toBe(10); // {"a":"é"} with é as 2 bytes
+    expect(jsonBytes({ a: '😀' })).toBe(12);
+    expect(jsonBytes('€')).toBe(5);
+  });
+
+  it('more than maxSteps steps: names steps and the limit', () => {
+    const steps = Array.from({ length: 1001 }, (_, i) => ({ ...row, id: `r${i}` }));
+    const list = issues({ name: 'x', steps });
+    expect(list).toEqual([
+      { field: 'steps', message: '1001 steps; the limit is 1000 (maxSteps, POLYSAGA_MAX_STEPS)' },
+    ]);
+    expect(validateDefinition({ name: 'x', steps: steps.slice(0, 1000) }, catalog).ok).toBe(true);
+    expect(
+      validateDefinition({ name: 'x', steps: steps.slice(0, 3) }, catalog, { limits: { maxSteps: 2 } }).ok,
+    ).toBe(false);
+  });
+
+  it('a step payload over maxStepPayloadBytes: names the step, the field and the limit', () => {
+    const list = issues({ name: 'x', steps: [row, bigRow('big', 4 * MiB)] });
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ stepId: 'big', stepIndex: 1, field: 'payload' });
+    expect(list[0]!.message).toMatch(
+      /^is 4\.0 MiB \(\d+ bytes\) serialized; the limit per step is 4 MiB \(maxStepPayloadBytes/,
+    );
+    expect(validateDefinition({ name: 'x', steps: [bigRow('ok', 4 * MiB - 100)] }, catalog).ok).toBe(true);
+  });
+
+  it('an inline compensation payload counts against the same per-step limit', () => {
+    const list = issues(
+      {
+        name: 'x',
+        steps: [
+          {
+            ...row,
+            compensation: { operation: 'insert', payload: { table: 't', values: { b: 'y'.repeat(2000) } } },
+          },
+        ],
+      },
+      { maxStepPayloadBytes: 1000 },
+    );
+    expect(list.map((i) => i.field)).toEqual(['compensation.payload']);
+  });
+
+  it('formats sizes for people', () => {
+    expect(formatBytes(16 * MiB)).toBe('16 MiB');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(12)).toBe('12 bytes');
+  });
+});
+
+describe('timeouts and retry intervals', () => {
+  it('durationToMs', () => {
+    expect(durationToMs('0s')).toBe(0);
+    expect(durationToMs('1500ms')).toBe(1500);
+    expect(durationToMs('2m')).toBe(120_000);
+    expect(durationToMs('1h')).toBe(3_600_000);
+  });
+
+  it('a timeout of zero is refused, naming the field and the minimum', () => {
+    const list = issues({ name: 'x', steps: [row, row2, { ...row, id: 'r3', timeout: '0s' }] });
+    expect(list).toEqual([
+      {
+        stepId: 'r3',
+        stepIndex: 2,
+        field: 'timeout',
+        message: 'must be at least 1s (minStepTimeoutMs, POLYSAGA_MIN_STEP_TIMEOUT), got 0s',
+      },
+    ]);
+    expect(new InvalidDefinitionError(list).message).toBe(
+      'invalid saga definition: step "r3" (steps[2]) field "timeout": must be at least 1s (minStepTimeoutMs, POLYSAGA_MIN_STEP_TIMEOUT), got 0s',
+    );
+  });
+
+  it('a timeout below the minimum is refused (0ms, 999ms); 1s and 1000ms pass', () => {
+    for (const timeout of ['0ms', '999ms'])
+      expect(issues({ name: 'x', steps: [{ ...row, timeout }] }).map((i) => i.field)).toEqual(['timeout']);
+    for (const timeout of ['1s', '1000ms', '2m'])
+      expect(validateDefinition({ name: 'x', steps: [{ ...row, timeout }] }, catalog).ok).toBe(true);
+  });
+
+  it('the minimum is configurable', () => {
+    const def = { name: 'x', steps: [{ ...row, timeout: '500ms' }] };
+    expect(validateDefinition(def, catalog, { limits: { minStepTimeoutMs: 100 } }).ok).toBe(true);
+    const r = validateDefinition({ name: 'x', steps: [{ ...row, timeout: '5s' }] }, catalog, {
+      limits: { minStepTimeoutMs: 10_000 },
+    });
+    expect(r.ok ? '' : r.issues[0]!.message).toMatch(/must be at least 10s/);
+  });
+
+  it('retry intervals of zero are refused, naming the field', () => {
+    const list = issues({
+      name: 'x',
+      steps: [{ ...row, retry: { initialInterval: '0s', maximumInterval: '0ms' } }],
+    });
+    expect(list).toEqual([
+      expect.objectContaining({
+        stepId: 'row',
+        field: 'retry.initialInterval',
+        message: 'must be greater than zero, got 0s',
+      }),
+      expect.objectContaining({
+        stepId: 'row',
+        field: 'retry.maximumInterval',
+        message: 'must be greater than zero, got 0ms',
+      }),
+    ]);
+  });
+
+  it('a maximum interval below the initial one is refused (Temporal would refuse to schedule the step)', () => {
+    const [own] = issues({
+      name: 'x',
+      steps: [{ ...row, retry: { initialInterval: '10s', maximumInterval: '2s' } }],
+    });
+    expect(own).toMatchObject({ field: 'retry.maximumInterval' });
+    expect(own!.message).toBe('must not be below retry.initialInterval (10s), got 2s');
+    // Against the backend default: postgres retries at most every 10s.
+    const [byDefault] = issues({ name: 'x', steps: [{ ...row, retry: { initialInterval: '1m' } }] });
+    expect(byDefault).toMatchObject({ field: 'retry.initialInterval' });
+    expect(byDefault!.message).toContain("postgres backend's default retry.maximumInterval (10s)");
+    expect(
+      validateDefinition(
+        { name: 'x', steps: [{ ...row, retry: { initialInterval: '1m', maximumInterval: '5m' } }] },
+        catalog,
+      ).ok,
+    ).toBe(true);
   });
 });
 
