@@ -3,6 +3,7 @@
  * error, `cause`.
  */
 export { InvalidDefinitionError, formatIssue, type ValidationIssue } from '../saga/errors.js';
+import type { StuckInfo } from '../saga/status.js';
 
 /** No saga with this id exists (in the namespace's retention window). */
 export class SagaNotFoundError extends Error {
@@ -49,5 +50,23 @@ export class SagaStateError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * The saga's workflow task fails on every attempt, so it cannot act on a signal or update
+ * (docs/states.md, "Stuck sagas"). `stuck` names the cause; the message says what to do.
+ */
+export class SagaStuckError extends Error {
+  override name = 'SagaStuckError';
+  constructor(
+    readonly sagaId: string,
+    readonly stuck: StuckInfo,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `saga ${sagaId} is stuck: its workflow task fails (${stuck.cause}, ${stuck.attempts} attempts): ${stuck.message.split('\n')[0]}; ${stuck.hint}`,
+      options,
+    );
   }
 }

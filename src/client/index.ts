@@ -7,6 +7,7 @@ export {
   type StartedSaga,
   type ListSagasFilter,
   type SagaSummary,
+  type TerminatedSaga,
 } from './saga-client.js';
 export {
   SagaNotFoundError,
@@ -14,9 +15,11 @@ export {
   InvalidDefinitionError,
   SagaAlreadyExistsError,
   SagaStateError,
+  SagaStuckError,
   formatIssue,
   type ValidationIssue,
 } from './errors.js';
-export type { SagaStatus, SagaResult, StepStatus, SagaFailure } from '../saga/status.js';
+export type { SagaStatus, SagaResult, StepStatus, SagaFailure, StuckInfo } from '../saga/status.js';
+export { detectStuck, stuckHint } from './stuck.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
 export { connectTemporalClient, temporalConnectionOptions } from './connect.js';

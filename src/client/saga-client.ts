@@ -19,8 +19,9 @@ import type { SagaState } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
-import type { SagaResult, SagaStatus, SagaWorkflowInput } from '../saga/status.js';
+import type { SagaResult, SagaStatus, SagaWorkflowInput, StepStatus, StuckInfo } from '../saga/status.js';
 import { assertValidDefinition, type DefinitionLimits, type ValidateOptions } from '../saga/validate.js';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import {
   abortSignal,
   resolveUpdate,
@@ -28,7 +29,14 @@ import {
   statusQuery,
 } from '../workflows/definitions.js';
 import type { identityLockWorkflow } from '../workflows/identity-lock.js';
-import { IdentityLockedError, SagaAlreadyExistsError, SagaNotFoundError, SagaStateError } from './errors.js';
+import {
+  IdentityLockedError,
+  SagaAlreadyExistsError,
+  SagaNotFoundError,
+  SagaStateError,
+  SagaStuckError,
+} from './errors.js';
+import { detectStuck } from './stuck.js';
 
 /** Workflow type of the generic saga workflow (stored in histories). */
 export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow';
@@ -49,6 +57,20 @@ export interface SagaClientOptions {
   orphanedLockAfterMs?: number;
   /** Definition limits (default `DEFAULT_DEFINITION_LIMITS` of src/saga/validate.ts), field by field. */
   limits?: Partial<DefinitionLimits>;
+  /** How long {@link SagaClient.getStatus} waits for the status query before it looks for a cause (default 5 s). */
+  statusQueryTimeoutMs?: number;
+}
+
+/** What {@link SagaClient.terminateSaga} did. */
+export interface TerminatedSaga {
+  sagaId: string;
+  runId: string;
+  /** Set when the saga's workflow task was failing. */
+  stuck: StuckInfo | null;
+  /** The saga's identity key, if it has one. */
+  identityKey: string | null;
+  /** Whether this call released the identity lock (false: no key, or held by another saga). */
+  lockReleased: boolean;
 }
 
 /** A started saga. */
@@ -100,6 +122,7 @@ export class SagaClient {
   private readonly tuning: ActivityTuning | undefined;
   private readonly orphanedLockAfterMs: number;
   private readonly limits: Partial<DefinitionLimits> | undefined;
+  private readonly statusQueryTimeoutMs: number;
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -108,6 +131,7 @@ export class SagaClient {
     this.tuning = options.tuning;
     this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
     this.limits = options.limits;
+    this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 5000;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -313,24 +337,63 @@ export class SagaClient {
 
   /**
    * The saga's status: from the status query while it runs, from its result once closed.
-   * @throws SagaNotFoundError
+   *
+   * A running saga whose workflow task keeps failing answers no query: then (or when the
+   * query fails or does not answer within `statusQueryTimeoutMs`) the status is rebuilt from
+   * what Temporal knows (search attributes, the definition it started with) and carries
+   * `stuck` naming the cause (docs/states.md, "Stuck sagas").
+   * @throws SagaNotFoundError; the query's error when the saga is not stuck (e.g. no worker polls).
    */
   async getStatus(sagaId: string): Promise<SagaStatus> {
     const d = await this.describe(sagaId);
     const handle = this.client.workflow.getHandle(sagaId, d.runId);
-    if (d.status.name === 'RUNNING') return handle.query(statusQuery);
+    if (d.status.name === 'RUNNING') {
+      const stuck = await detectStuck(this.client, d);
+      if (stuck) return this.statusFromDescription(d, stuck);
+      try {
+        return await this.client.withDeadline(Date.now() + this.statusQueryTimeoutMs, () =>
+          handle.query(statusQuery),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
+        const again = await this.describe(sagaId);
+        if (again.runId !== d.runId || again.status.name !== 'RUNNING') return this.getStatus(sagaId);
+        const stuckNow = await detectStuck(this.client, again);
+        if (stuckNow) return this.statusFromDescription(again, stuckNow);
+        const message = err instanceof Error ? err.message : String(err);
+        throw new Error(
+          `saga ${sagaId} did not answer its status query within ${this.statusQueryTimeoutMs} ms (${message}); ` +
+            `is a worker polling task queue ${again.taskQueue}?`,
+          { cause: err },
+        );
+      }
+    }
     if (d.status.name === 'COMPLETED') return ((await handle.result()) as SagaResult).status;
     // Terminated, timed out or failed by a bug: what the search attributes say.
+    return this.statusFromDescription(d, null);
+  }
+
+  /**
+   * A status built without the workflow's help: search attributes, plus the steps of the
+   * definition the saga started with (read from its first history event) when it is stuck.
+   */
+  private async statusFromDescription(
+    d: WorkflowExecutionDescription,
+    stuck: StuckInfo | null,
+  ): Promise<SagaStatus> {
     const sa = d.typedSearchAttributes;
+    const steps = stuck ? await this.plannedSteps(d) : [];
     return {
-      sagaId,
+      sagaId: d.workflowId,
       name: sa.get(SagaNameKey) ?? d.type,
-      state: (sa.get(SagaStateKey) as SagaState | undefined) ?? 'FAILED',
-      totalSteps: 0,
+      state: (sa.get(SagaStateKey) as SagaState | undefined) ?? (stuck ? 'PENDING' : 'FAILED'),
+      totalSteps: steps.length,
       completedSteps: 0,
       failedAt: null,
-      error: `workflow ${d.status.name.toLowerCase()}`,
-      steps: [],
+      error: stuck
+        ? `stuck: its workflow task fails (${stuck.cause}): ${stuck.message}`
+        : `workflow ${d.status.name.toLowerCase()}`,
+      steps,
       compensationStack: [],
       compensationMode: 'sequential',
       traceId: sa.get(TraceIdKey) ?? '',
@@ -338,7 +401,39 @@ export class SagaClient {
       abortRequested: false,
       failures: [],
       resolution: null,
+      ...(stuck ? { stuck } : {}),
     };
+  }
+
+  /** The steps of the definition a `sagaWorkflow` run started with (state PENDING: unknown). */
+  private async plannedSteps(d: WorkflowExecutionDescription): Promise<StepStatus[]> {
+    if (d.type !== SAGA_WORKFLOW_TYPE) return [];
+    try {
+      const res = await this.client.workflowService.getWorkflowExecutionHistory({
+        namespace: this.client.options.namespace,
+        execution: { workflowId: d.workflowId, runId: d.runId },
+        maximumPageSize: 1,
+      });
+      const started = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+      const [input] = (await decodeArrayFromPayloads(
+        this.client.options.loadedDataConverter,
+        started?.input?.payloads,
+      )) as [SagaWorkflowInput | undefined];
+      return (input?.undo?.steps ?? input?.definition.steps ?? []).map((st) => ({
+        id: st.id,
+        backend: st.backend,
+        operation: st.operation,
+        kind: st.kind,
+        state: 'PENDING',
+        attempts: 0,
+        startedAt: null,
+        finishedAt: null,
+        error: null,
+      }));
+    } catch {
+      // Only a nicety: the stuck report does not depend on it.
+      return [];
+    }
   }
 
   /** Waits until the saga's current run closes and returns its result. */
@@ -350,7 +445,8 @@ export class SagaClient {
   /**
    * Aborts a running saga: before the pivot it compensates, after the pivot it completes
    * forward (docs/states.md). Cancelling the workflow has the same effect.
-   * @throws SagaNotFoundError, SagaStateError (the saga has closed)
+   * @throws SagaNotFoundError, SagaStateError (the saga has closed), SagaStuckError (its
+   *   workflow task keeps failing: see {@link terminateSaga})
    */
   async abortSaga(sagaId: string, reason = 'aborted by client'): Promise<void> {
     const d = await this.describe(sagaId);
@@ -360,7 +456,50 @@ export class SagaClient {
         d.status.name,
         `saga ${sagaId} is closed (${d.status.name}); nothing to abort`,
       );
+    // A stuck workflow would take the signal and never act on it: say so instead.
+    const stuck = await detectStuck(this.client, d);
+    if (stuck) throw new SagaStuckError(sagaId, stuck);
     await this.client.workflow.getHandle(sagaId, d.runId).signal(abortSignal, { reason });
+  }
+
+  /**
+   * Last resort for a saga that cannot be aborted (stuck on a failing workflow task): terminates
+   * its workflow run and releases its identity lock. Nothing is compensated here: the audit trail
+   * stays open, and `polysaga recover` unwinds it once the grace time has passed (docs/recovery.md).
+   * Works on any running saga; prefer {@link abortSaga} for a healthy one, which compensates itself.
+   * Side effects: terminates the saga's workflow run (by run id) and, when this saga holds it,
+   * the lock-holder workflow of its identity key.
+   * @throws SagaNotFoundError, SagaStateError (the saga has closed)
+   */
+  async terminateSaga(sagaId: string, reason = 'terminated by operator'): Promise<TerminatedSaga> {
+    const d = await this.describe(sagaId);
+    if (d.status.name !== 'RUNNING')
+      throw new SagaStateError(
+        sagaId,
+        d.status.name,
+        `saga ${sagaId} is closed (${d.status.name}); nothing to terminate`,
+      );
+    const stuck = await detectStuck(this.client, d);
+    await this.client.workflow.getHandle(sagaId, d.runId).terminate(reason);
+    const identityKey = d.typedSearchAttributes.get(IdentityKeyKey) ?? null;
+    const lockReleased = identityKey !== null && (await this.releaseLockOf(identityKey, sagaId, reason));
+    return { sagaId, runId: d.runId, stuck, identityKey, lockReleased };
+  }
+
+  /** Terminates the lock-holder workflow of `identityKey` if `sagaId` holds it. */
+  private async releaseLockOf(identityKey: string, sagaId: string, reason: string): Promise<boolean> {
+    let lock: WorkflowExecutionDescription;
+    try {
+      lock = await this.client.workflow.getHandle(lockWorkflowId(identityKey)).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+    if (lock.status.name !== 'RUNNING' || lock.memo?.sagaId !== sagaId) return false;
+    await this.client.workflow
+      .getHandle(lockWorkflowId(identityKey), lock.runId)
+      .terminate(`released: saga ${sagaId} terminated (${reason})`);
+    return true;
   }
 
   /**
@@ -372,7 +511,7 @@ export class SagaClient {
   async compensateSaga(sagaId: string): Promise<StartedSaga> {
     const d = await this.describe(sagaId);
     if (d.status.name === 'RUNNING') {
-      const s = await this.client.workflow.getHandle(sagaId, d.runId).query(statusQuery);
+      const s = await this.getStatus(sagaId);
       throw new SagaStateError(
         sagaId,
         s.state,
@@ -413,6 +552,9 @@ export class SagaClient {
         `saga ${sagaId} is closed (${d.status.name}); only a FAILED saga accepts this`,
       );
     }
+    // An update to a stuck workflow would wait for ever.
+    const stuck = await detectStuck(this.client, d);
+    if (stuck) throw new SagaStuckError(sagaId, stuck);
     try {
       return await run(this.client.workflow.getHandle(sagaId, d.runId));
     } catch (err) {
@@ -428,7 +570,7 @@ export class SagaClient {
   /**
    * Operator: re-runs the failed compensations of a FAILED saga (or its failed step after the
    * pivot). Returns the status after the retry round (ROLLED_BACK, or FAILED again).
-   * @throws SagaNotFoundError, SagaStateError (not FAILED)
+   * @throws SagaNotFoundError, SagaStateError (not FAILED), SagaStuckError
    */
   async retryCompensation(sagaId: string): Promise<SagaStatus> {
     return this.update(sagaId, (h) => h.executeUpdate(retryCompensationUpdate));
@@ -437,7 +579,7 @@ export class SagaClient {
   /**
    * Operator: closes a FAILED saga as RESOLVED (fixed by hand); recorded with the reason.
    * Releases the identity lock.
-   * @throws SagaNotFoundError, SagaStateError (not FAILED)
+   * @throws SagaNotFoundError, SagaStateError (not FAILED), SagaStuckError
    */
   async resolveSaga(sagaId: string, reason: string, by?: string): Promise<SagaStatus> {
     return this.update(sagaId, (h) =>

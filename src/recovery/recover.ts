@@ -6,12 +6,19 @@
  * 2. Sagas whose workflow is gone (not found, or closed as terminated, timed out, failed or
  *    cancelled) while their trail is not ended, or ends in SAGA_FAILED: unwound from the audit
  *    trail alone ({@link unwindFromTrail}).
- * Sagas whose workflow still runs are never touched by step 2.
+ * Sagas whose workflow still runs are never touched by step 2. One whose workflow task keeps
+ * failing (stuck) is reported as needing a person (outcome STUCK, not consistent).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import { getSagaTrailSummary } from '../audit/index.js';
-import { SagaStateError, type SagaClient, type SagaStatus } from '../client/index.js';
+import {
+  detectStuck,
+  SagaStateError,
+  type SagaClient,
+  type SagaStatus,
+  type StuckInfo,
+} from '../client/index.js';
 import type { SagaActivities } from '../saga/contracts.js';
 import { backoffDelayMs, sleep, type Backoff } from './backoff.js';
 import { findFailedSagas, findUnfinishedSagas, type SagaFilter } from '../audit/index.js';
@@ -20,7 +27,7 @@ import { unwindFromTrail } from './unwind.js';
 /** Where a saga's Temporal workflow stands. */
 export type WorkflowPresence =
   | { kind: 'missing' }
-  | { kind: 'running'; runId: string }
+  | { kind: 'running'; runId: string; stuck?: StuckInfo | null }
   | { kind: 'closed'; status: string; runId: string; closeTime: Date | null };
 
 /** Looks up a saga's workflow (its latest run). */
@@ -28,13 +35,17 @@ export interface WorkflowProbe {
   presence(sagaId: string): Promise<WorkflowPresence>;
 }
 
-/** A {@link WorkflowProbe} over a Temporal client (`describe`, strongly consistent, unlike visibility). */
+/**
+ * A {@link WorkflowProbe} over a Temporal client (`describe`, strongly consistent, unlike
+ * visibility). A running workflow whose workflow task keeps failing is reported `stuck`.
+ */
 export function temporalProbe(client: Client): WorkflowProbe {
   return {
     async presence(sagaId) {
       try {
         const d = await client.workflow.getHandle(sagaId).describe();
-        if (d.status.name === 'RUNNING') return { kind: 'running', runId: d.runId };
+        if (d.status.name === 'RUNNING')
+          return { kind: 'running', runId: d.runId, stuck: await detectStuck(client, d) };
         return { kind: 'closed', status: d.status.name, runId: d.runId, closeTime: d.closeTime ?? null };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { kind: 'missing' };
@@ -85,14 +96,18 @@ export interface RecoverOptions {
 export interface SagaRecovery {
   sagaId: string;
   sagaName: string | null;
-  /** `failed`: a FAILED saga; `orphan`: an unfinished trail whose workflow is gone; `running`: left alone. */
-  kind: 'failed' | 'orphan' | 'running';
+  /**
+   * `failed`: a FAILED saga; `orphan`: an unfinished trail whose workflow is gone; `running`:
+   * left alone; `stuck`: its workflow runs but its workflow task keeps failing (needs a person:
+   * `polysaga abort --terminate`, then recover).
+   */
+  kind: 'failed' | 'orphan' | 'running' | 'stuck';
   /** How it was found, e.g. `FAILED (workflow running)`, `trail open, workflow not found`. */
   found: string;
   /** `retried` (retryCompensation), `unwound` (from the audit trail), `skipped`, `none`. */
   action: 'retried' | 'unwound' | 'skipped' | 'none';
   tries: number;
-  /** The saga state afterwards (ROLLED_BACK, FAILED, COMMITTED, RESOLVED, EXECUTING, RUNNING …) or ERROR. */
+  /** The saga state afterwards (ROLLED_BACK, FAILED, COMMITTED, RESOLVED, EXECUTING, RUNNING, STUCK …) or ERROR. */
   outcome: string;
   /** Whether the saga ends consistent (not FAILED, no error, nothing left to undo). */
   consistent: boolean;
@@ -205,6 +220,21 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
 
 type GetActivities = () => Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>>;
 
+/** A running saga whose workflow task keeps failing: nothing recover can do but say so. */
+function stuckReport(sagaId: string, sagaName: string | null, found: string, stuck: StuckInfo): SagaRecovery {
+  return {
+    sagaId,
+    sagaName,
+    kind: 'stuck',
+    found: `${found}, workflow task failing`,
+    action: 'none',
+    tries: 0,
+    outcome: 'STUCK',
+    consistent: false,
+    detail: `${stuck.cause} (${stuck.attempts} attempts): ${stuck.message.split('\n')[0]}; run \`polysaga abort --terminate ${sagaId}\`, then recover again`,
+  };
+}
+
 function presenceText(p: WorkflowPresence): string {
   if (p.kind === 'missing') return 'workflow not found';
   if (p.kind === 'running') return 'workflow running';
@@ -241,6 +271,8 @@ async function handleFailed(
     };
   }
   const found = `FAILED, ${presenceText(presence)}`;
+  if (presence.kind === 'running' && presence.stuck)
+    return stuckReport(sagaId, sagaName, found, presence.stuck);
   if (presence.kind === 'running') return retryRunning(sagaId, sagaName, found, options, maxRetries, backoff);
   const trail = await getSagaTrailSummary(options.pool, sagaId);
   if (trail === null) {
@@ -381,6 +413,8 @@ async function handleOpenTrail(
     };
   }
   const found = `trail open, ${presenceText(presence)}`;
+  if (presence.kind === 'running' && presence.stuck)
+    return stuckReport(sagaId, sagaName, found, presence.stuck);
   if (presence.kind === 'running') {
     return {
       sagaId,

@@ -41,6 +41,24 @@ export interface SagaFailure {
   error: string;
 }
 
+/**
+ * A saga whose workflow task fails on every attempt (a bug, a non-determinism after a bad
+ * deploy, a command Temporal refuses): it cannot move, answer queries or handle signals.
+ * Reported by the client, never by the workflow (docs/states.md, "Stuck sagas").
+ */
+export interface StuckInfo {
+  /** Temporal's WorkflowTaskFailedCause without its prefix, e.g. `BAD_SCHEDULE_ACTIVITY_ATTRIBUTES`. */
+  cause: string;
+  /** The failure message of the last recorded failed workflow task. */
+  message: string;
+  /** Attempt number of the pending workflow task (it failed `attempts - 1` times in a row). */
+  attempts: number;
+  /** When the last recorded workflow task failure happened (ISO), if known. */
+  since: string | null;
+  /** What an operator can do. */
+  hint: string;
+}
+
 /** The status query's answer (the seeds' `get_status` shape plus per-step detail). */
 export interface SagaStatus {
   sagaId: string;
@@ -63,6 +81,11 @@ export interface SagaStatus {
   failures: SagaFailure[];
   /** Operator decisions (`resolve`) and notes. */
   resolution: { reason: string; by: string | null } | null;
+  /**
+   * Set (by the client only) when the saga's workflow task keeps failing: `state` is then the
+   * last state its search attribute recorded, and steps come from the definition it started with.
+   */
+  stuck?: StuckInfo;
 }
 
 /** Input of the saga workflows. */

@@ -118,7 +118,11 @@ export function registerRecover(program: Command): void {
             else {
               // A daemon prints what it did; sagas left alone or backed off would repeat every pass.
               const acted = report.sagas.filter(
-                (s) => s.action === 'retried' || s.action === 'unwound' || s.outcome === 'ERROR',
+                (s) =>
+                  s.action === 'retried' ||
+                  s.action === 'unwound' ||
+                  s.outcome === 'ERROR' ||
+                  s.outcome === 'STUCK',
               );
               if (acted.length > 0) printReport({ ...report, sagas: acted });
             }

@@ -6,6 +6,17 @@ import { CliError } from '../errors.js';
 import { printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
 
 function printStatus(s: SagaStatus): void {
+  if (s.stuck) {
+    // The workflow answers nothing: show what Temporal knows and what to do.
+    process.stdout.write(
+      `saga ${s.sagaId} (${s.name}): STUCK (last recorded state ${s.state}): its workflow task fails ` +
+        `(${s.stuck.cause}, ${s.stuck.attempts} attempts${s.stuck.since ? `, since ${s.stuck.since}` : ''}): ` +
+        `${s.stuck.message.split('\n')[0]}\n` +
+        `what to do: ${s.stuck.hint}\n`,
+    );
+    if (s.steps.length > 0) process.stdout.write(`steps: ${s.steps.map((st) => st.id).join(', ')}\n`);
+    return;
+  }
   process.stdout.write(
     `saga ${s.sagaId} (${s.name}): ${s.state}, ${s.completedSteps}/${s.totalSteps} steps` +
       (s.failedAt ? `, failed at ${s.failedAt}` : '') +
@@ -38,6 +49,15 @@ export function registerSagaCommands(program: Command): void {
     .description(
       'validate a saga definition and start it (invalid definitions are rejected before anything runs)',
     )
+    .addHelpText(
+      'after',
+      `
+Refused with exit 2 and one line naming the field or limit, before anything is written:
+an invalid definition, one over a limit (POLYSAGA_MAX_DEFINITION_BYTES, default 16 MiB
+serialized; POLYSAGA_MAX_STEPS, default 1000; POLYSAGA_MAX_STEP_PAYLOAD_BYTES, default 4 MiB
+per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), a retry
+interval of zero. See docs/definitions.md, "Limits".`,
+    )
     .action(async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string }) => {
       const raw = readJsonFile(file);
       const definition =
@@ -60,7 +80,10 @@ export function registerSagaCommands(program: Command): void {
     .command('status')
     .argument('<sagaId>')
     .option('--json', 'machine-readable output')
-    .description('show a saga: state, steps with attempts and errors, pending compensations')
+    .description(
+      'show a saga: state, steps with attempts and errors, pending compensations; a saga whose ' +
+        'workflow task keeps failing is shown as STUCK with the cause (JSON: a `stuck` field)',
+    )
     .action(async (sagaId: string, opts: { json?: boolean }) => {
       await withSagaClient(async (client) => {
         const s = await client.getStatus(sagaId);
@@ -111,13 +134,34 @@ export function registerSagaCommands(program: Command): void {
     .command('abort')
     .argument('<sagaId>')
     .option('--reason <text>', 'why (recorded in the audit trail)', 'aborted by operator')
-    .description(
-      'abort a running saga: before its pivot it compensates, after the pivot it completes forward',
+    .option(
+      '--terminate',
+      'last resort for a STUCK saga (its workflow task keeps failing): terminate its workflow and release ' +
+        'its identity key; nothing is compensated until `polysaga recover` unwinds it from the audit trail',
     )
-    .action(async (sagaId: string, opts: { reason: string }) => {
+    .description(
+      'abort a running saga: before its pivot it compensates, after the pivot it completes forward ' +
+        '(a STUCK saga is refused with exit 1: use --terminate, then recover)',
+    )
+    .action(async (sagaId: string, opts: { reason: string; terminate?: boolean }) => {
       await withSagaClient(async (client) => {
-        await client.abortSaga(sagaId, opts.reason);
-        process.stdout.write(`abort requested for saga ${sagaId}\n`);
+        if (!opts.terminate) {
+          await client.abortSaga(sagaId, opts.reason);
+          process.stdout.write(`abort requested for saga ${sagaId}\n`);
+          return;
+        }
+        const t = await client.terminateSaga(sagaId, opts.reason);
+        process.stdout.write(
+          `terminated saga ${sagaId} (run ${t.runId})` +
+            (t.stuck ? `; its workflow task was failing (${t.stuck.cause})` : '') +
+            (t.identityKey === null
+              ? ''
+              : t.lockReleased
+                ? `; identity key "${t.identityKey}" released`
+                : `; identity key "${t.identityKey}" was not held by it`) +
+            `\nnothing was compensated yet: run \`polysaga recover --saga-id ${sagaId}\` ` +
+            `(after its --grace time, default 30s) to undo its recorded steps\n`,
+        );
       });
     });
 
