@@ -7,11 +7,10 @@
  * passes the operation's zod schema, unique step ids, compensatable steps have a compensation
  * (explicit or the operation's default), registered compensation names only, compensatable
  * steps before the pivot, at most one pivot, retriable steps retry without limit, a step
- * `timeout` of at least {@link DefinitionLimits.minStepTimeoutMs}, retry intervals above zero
- * and a maximum interval not below the initial one (what Temporal would otherwise refuse when
- * the workflow schedules the step, leaving the saga's workflow task failing for ever).
+ * `timeout` of at least {@link DefinitionLimits.minStepTimeoutMs} (Temporal refuses a zero
+ * timeout only when the workflow schedules the step, leaving the saga's workflow task failing
+ * for ever), retry intervals above zero and a maximum interval not below the initial one.
  */
-import { stepActivityOptions } from './activity-options.js';
 import type { Catalog } from './catalog/types.js';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
 import {
@@ -215,14 +214,13 @@ export function validateDefinition(
 }
 
 /**
- * Step timeout and retry rules: what Temporal refuses when the workflow schedules the step
- * (a zero or missing start-to-close timeout, a maximum interval below the initial one) would
- * otherwise fail the saga's workflow task on every attempt. Checked on the step's effective
- * activity options (its backend's defaults with its overrides).
+ * Step timeout and retry rules. A zero start-to-close timeout is refused by Temporal when the
+ * workflow schedules the step, which fails the saga's workflow task on every attempt; a zero
+ * interval silently means "the default", and a maximum interval below the initial one silently
+ * caps it: all three are mistakes worth naming before the saga starts.
  */
 function checkTiming(
   step: SagaStepDefinition,
-  kind: StepKind,
   limits: DefinitionLimits,
   at: (field: string, message: string) => void,
 ): void {
@@ -243,23 +241,13 @@ function checkTiming(
       intervalsOk = false;
     }
   }
-  if (!intervalsOk) return;
-  const effective = stepActivityOptions({
-    backend: step.backend,
-    kind,
-    ...(retry !== undefined ? { retry } : {}),
-  }).retry;
-  const initial = typeof effective?.initialInterval === 'string' ? effective.initialInterval : undefined;
-  const maximum = typeof effective?.maximumInterval === 'string' ? effective.maximumInterval : undefined;
-  if (initial !== undefined && maximum !== undefined && durationToMs(maximum) < durationToMs(initial)) {
-    if (retry?.maximumInterval !== undefined)
-      at('retry.maximumInterval', `must not be below retry.initialInterval (${initial}), got ${maximum}`);
-    else
-      at(
-        'retry.initialInterval',
-        `${initial} is above the ${step.backend} backend's default retry.maximumInterval (${maximum}); set retry.maximumInterval too`,
-      );
-  }
+  if (!intervalsOk || retry?.initialInterval === undefined || retry.maximumInterval === undefined) return;
+  // Temporal would silently cap every wait at the maximum: the definition contradicts itself.
+  if (durationToMs(retry.maximumInterval) < durationToMs(retry.initialInterval))
+    at(
+      'retry.maximumInterval',
+      `must not be below retry.initialInterval (${retry.initialInterval}), got ${retry.maximumInterval}`,
+    );
 }
 
 function checkSemantics(
@@ -303,7 +291,7 @@ function checkSemantics(
       );
     }
     if (kind !== 'compensatable') firstNonCompensatable ??= i;
-    checkTiming(step, kind, limits, at);
+    checkTiming(step, limits, at);
     const payloadBytes = jsonBytes(step.payload);
     if (payloadBytes > limits.maxStepPayloadBytes)
       at(

@@ -388,23 +388,19 @@ describe('timeouts and retry intervals', () => {
     ]);
   });
 
-  it('a maximum interval below the initial one is refused (Temporal would refuse to schedule the step)', () => {
+  it('a maximum interval below the initial one is refused; each alone is checked only for zero', () => {
     const [own] = issues({
       name: 'x',
       steps: [{ ...row, retry: { initialInterval: '10s', maximumInterval: '2s' } }],
     });
-    expect(own).toMatchObject({ field: 'retry.maximumInterval' });
+    expect(own).toMatchObject({ stepId: 'row', field: 'retry.maximumInterval' });
     expect(own!.message).toBe('must not be below retry.initialInterval (10s), got 2s');
-    // Against the backend default: postgres retries at most every 10s.
-    const [byDefault] = issues({ name: 'x', steps: [{ ...row, retry: { initialInterval: '1m' } }] });
-    expect(byDefault).toMatchObject({ field: 'retry.initialInterval' });
-    expect(byDefault!.message).toContain("postgres backend's default retry.maximumInterval (10s)");
-    expect(
-      validateDefinition(
-        { name: 'x', steps: [{ ...row, retry: { initialInterval: '1m', maximumInterval: '5m' } }] },
-        catalog,
-      ).ok,
-    ).toBe(true);
+    for (const retry of [
+      { initialInterval: '1m' },
+      { maximumInterval: '100ms' },
+      { initialInterval: '2s', maximumInterval: '2s' },
+    ])
+      expect(validateDefinition({ name: 'x', steps: [{ ...row, retry }] }, catalog).ok).toBe(true);
   });
 });
 
