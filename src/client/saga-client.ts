@@ -31,6 +31,7 @@ import {
 import type { identityLockWorkflow } from '../workflows/identity-lock.js';
 import {
   IdentityLockedError,
+  InvalidDefinitionError,
   SagaAlreadyExistsError,
   SagaNotFoundError,
   SagaStateError,
@@ -104,6 +105,20 @@ export interface SagaSummary {
   executionStatus: string;
   startTime: Date;
   closeTime: Date | null;
+}
+
+/**
+ * The server's reason when it refused a request as too large (blob size limit, gRPC message
+ * size), found anywhere in the cause chain; null otherwise.
+ */
+function tooLargeForServer(err: unknown): string | null {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const m = /Blob data size exceeds limit|received message larger than max[^.]*|exceeds size limit/i.exec(
+      e.message,
+    );
+    if (m) return m[0];
+  }
+  return null;
 }
 
 function quote(value: string): string {
@@ -252,6 +267,21 @@ export class SagaClient {
       }
       if (err instanceof WorkflowExecutionAlreadyStartedError)
         throw new SagaAlreadyExistsError(saga.sagaId, { cause: err });
+      const tooLarge = tooLargeForServer(err);
+      if (tooLarge !== null) {
+        throw new InvalidDefinitionError(
+          [
+            {
+              field: '(root)',
+              message:
+                `Temporal refused the saga's input as too large (${tooLarge}): the server's blob size limit ` +
+                `(2 MiB by default) is below polysaga's limits; shrink the payloads or let a payload codec ` +
+                `store large payloads out of band`,
+            },
+          ],
+          { cause: err },
+        );
+      }
       throw err;
     }
     return {
