@@ -224,6 +224,7 @@ function checkSemantics(def: SagaDefinition, catalog: Catalog, options: Validate
       traceId: def.traceId ?? options.generateTraceId?.() ?? sagaId,
       identityKey: def.identityKey ?? null,
       compensation: { mode: def.compensation?.mode ?? 'sequential' },
+      ...(def.execution === 'fast' ? { execution: 'fast' as const } : {}),
       steps,
     },
   };

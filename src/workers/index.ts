@@ -14,6 +14,7 @@ import { createAuditActivities } from '../activities/audit.js';
 import { createBuiltinBackends, type Backend } from '../activities/backends/index.js';
 import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
 import { createStepActivities } from '../activities/steps.js';
+import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
@@ -77,10 +78,10 @@ export function createActivities(
   const backends = [...resources.backends, ...(options.backends ?? [])];
   const compensations = createCompensationRegistry(backends);
   options.registerCompensations?.(compensations);
-  return {
+  return withTransitions({
     ...createStepActivities({ catalog: options.catalog ?? builtinCatalog, backends, compensations }),
     ...createAuditActivities({ pool: resources.pool, config }),
-  };
+  });
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -127,7 +128,7 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     throw err;
   }
   const base = createActivities(resources, config, options);
-  const activities = options.wrapActivities ? options.wrapActivities(base) : base;
+  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base)) : base;
   let worker: Worker;
   try {
     worker = await Worker.create({

@@ -10,6 +10,7 @@ import {
   type SagaActivities,
   type SagaEventInput,
 } from '../../src/saga/contracts.js';
+import { withTransitions } from '../../src/activities/transitions.js';
 
 export interface Call {
   kind: 'execute' | 'compensate';
@@ -75,8 +76,9 @@ export class Fakes {
     return [...(this.events.get(sagaId)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
   }
 
+  /** The fake effects and audit writer, with the real transition activities built over them. */
   activities(): SagaActivities {
-    return {
+    return withTransitions({
       executeStep: async (input: ExecuteStepInput) => {
         const b = this.behaviors.get(input.sagaId) ?? {};
         this.calls.push({
@@ -141,9 +143,10 @@ export class Fakes {
       recordEvent: (input: SagaEventInput) => {
         let m = this.events.get(input.sagaId);
         if (!m) this.events.set(input.sagaId, (m = new Map<number, SagaEventInput>()));
-        m.set(input.seq, input);
+        // Like the real table: the first write of a (sagaId, seq) wins.
+        if (!m.has(input.seq)) m.set(input.seq, input);
         return Promise.resolve();
       },
-    };
+    });
   }
 }
