@@ -58,7 +58,7 @@ function validEvents(sagaId: string, state: string): string[] {
 
 async function historyTypes(sagaId: string): Promise<string[]> {
   const history = await env.client.workflow.getHandle(sagaId).fetchHistory();
-  return (history.events ?? []).map((e) => temporal.api.enums.v1.EventType[e.eventType ?? 0]);
+  return (history.events ?? []).map((e) => temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? '?');
 }
 
 const count = (types: string[], needle: string) => types.filter((t) => t.includes(needle)).length;
