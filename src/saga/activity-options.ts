@@ -115,10 +115,10 @@ export const AUDIT_UNAVAILABLE_BACKOFF = { initialMs: 1000, maximumMs: 30_000 };
 
 /** The options of a fast-mode step or compensation (a local activity) from its activity options. */
 export function localOptions(o: ActivityOptions): LocalActivityOptions {
-  return {
-    ...(o.startToCloseTimeout !== undefined ? { startToCloseTimeout: o.startToCloseTimeout } : {}),
-    ...(o.retry ? { retry: o.retry } : {}),
-  };
+  const local: LocalActivityOptions = {};
+  if (o.startToCloseTimeout !== undefined) local.startToCloseTimeout = o.startToCloseTimeout as string | number;
+  if (o.retry) local.retry = o.retry;
+  return local;
 }
 
 /** Tunables for tests: a workflow input may shrink retry intervals (never used in production defaults). */
