@@ -19,6 +19,7 @@ export {
 } from './errors.js';
 export type { SagaStatus, SagaResult, StepStatus, SagaFailure } from '../saga/status.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
+export { createDataConverter, type DataConverterOptions } from '../blobs/codec.js';
 export {
   connectTemporalClient,
   temporalConnectionOptions,
