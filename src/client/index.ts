@@ -19,4 +19,10 @@ export {
 } from './errors.js';
 export type { SagaStatus, SagaResult, StepStatus, SagaFailure } from '../saga/status.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
-export { connectTemporalClient, temporalConnectionOptions } from './connect.js';
+export { createDataConverter, type DataConverterOptions } from '../blobs/codec.js';
+export {
+  connectTemporalClient,
+  temporalConnectionOptions,
+  type ConnectedTemporalClient,
+  type ConnectTemporalClientOptions,
+} from './connect.js';
