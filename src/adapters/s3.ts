@@ -329,7 +329,8 @@ export class S3Adapter {
     operation: string,
     bucket: string,
     key: string,
-    check: () => Promise<void>,
+    /** Preconditions checked before the capture (e.g. the copy source exists); null: none. */
+    check: (() => Promise<void>) | null,
     effect: () => Promise<string | null>,
   ): Promise<JsonObject> {
     let fresh: BeforeImage | undefined;
@@ -338,7 +339,7 @@ export class S3Adapter {
       's3',
       operation,
       async () => {
-        await check();
+        if (check) await check();
         fresh = await this.captureBeforeImage(ctx, bucket, key);
         return fresh;
       },
@@ -407,40 +408,26 @@ export class S3Adapter {
     if (p.body === undefined)
       throw new PermanentError('payload: one of body or source is required', FailureTypes.InvalidPayload);
     const body = p.body;
-    return this.run(
-      ctx,
-      'put_object',
-      bucket,
-      p.key,
-      async () => undefined,
-      async () => {
-        const out = await this.client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: p.key,
-            Body: Buffer.from(body, p.encoding),
-            ...(p.contentType ? { ContentType: p.contentType } : {}),
-          }),
-        );
-        return unquote(out.ETag);
-      },
-    );
+    return this.run(ctx, 'put_object', bucket, p.key, null, async () => {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: p.key,
+          Body: Buffer.from(body, p.encoding),
+          ...(p.contentType ? { ContentType: p.contentType } : {}),
+        }),
+      );
+      return unquote(out.ETag);
+    });
   }
 
   /** DELETE an object (absent: nothing to do). Compensation: s3_restore_object. */
   delete(ctx: S3StepContext, p: { bucket?: string | undefined; key: string }) {
     const bucket = this.bucketOf(p.bucket);
-    return this.run(
-      ctx,
-      'delete_object',
-      bucket,
-      p.key,
-      async () => undefined,
-      async () => {
-        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: p.key }));
-        return null;
-      },
-    );
+    return this.run(ctx, 'delete_object', bucket, p.key, null, async () => {
+      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: p.key }));
+      return null;
+    });
   }
 
   /** COPY sourceKey → key (server-side). Compensation: s3_restore_object. */
