@@ -18,6 +18,7 @@
  * key, delete, copy) are naturally idempotent.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -30,6 +31,7 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { Config } from '../config/index.js';
 import type { JsonObject } from '../saga/contracts.js';
 import { FailureTypes } from '../saga/contracts.js';
@@ -50,6 +52,41 @@ export function createS3Client(cfg: Config['s3']): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/**
+ * Uploads a local file to `bucket/key` by streaming it (@aws-sdk/lib-storage `Upload`: multipart
+ * in `partSize` parts, 4 in flight, so at most about 4 parts are in memory at once; a file
+ * smaller than one part is one PUT). Returns the object's ETag and size.
+ */
+export async function uploadFile(
+  client: S3Client,
+  target: { bucket: string; key: string; contentType?: string | undefined },
+  path: string,
+  options: { partSize?: number } = {},
+): Promise<{ etag: string | null; size: number }> {
+  const stream = createReadStream(path);
+  let size = 0;
+  stream.on('data', (chunk) => (size += chunk.length));
+  const upload = new Upload({
+    client,
+    params: {
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: stream,
+      ...(target.contentType ? { ContentType: target.contentType } : {}),
+    },
+    partSize: options.partSize ?? 8 * 1024 * 1024,
+    queueSize: 4,
+    leavePartsOnError: false,
+  });
+  const out = await upload.done();
+  return { etag: unquote(out.ETag), size };
+}
+
+/** Deletes one object (absent: nothing to do). */
+export async function removeObject(client: S3Client, bucket: string, key: string): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
 }
 
 /** Key prefix (in the configured bucket) of the before-images polysaga keeps. */

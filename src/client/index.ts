@@ -20,3 +20,4 @@ export {
 export type { SagaStatus, SagaResult, StepStatus, SagaFailure } from '../saga/status.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
 export { connectTemporalClient, temporalConnectionOptions } from './connect.js';
+export { uploadBodyFiles, hasBodyFiles, type BodyFileUploads, type UploadedBodyFile } from './body-files.js';
