@@ -361,7 +361,7 @@ export class S3Adapter {
     await this.client.send(new DeleteObjectCommand({ Bucket: before.blob.bucket, Key: before.blob.key }));
   }
 
-  private run(
+  private async run(
     ctx: S3StepContext,
     operation: string,
     bucket: string,
@@ -371,25 +371,39 @@ export class S3Adapter {
     effect: () => Promise<string | null>,
   ): Promise<JsonObject> {
     let fresh: BeforeImage | undefined;
-    return this.opts.idempotency.runOnce(
-      ctx.idempotencyKey,
-      's3',
-      operation,
-      async () => {
-        if (check) await check();
-        fresh = await this.captureBeforeImage(ctx, bucket, key);
-        return fresh;
-      },
-      async (prepared) => {
-        const before = prepared as ObjectChange['before'];
-        // Another attempt recorded its before-image first: ours is not referenced, drop it.
-        if (fresh?.blob && (isLegacy(before) || before.blob?.key !== fresh.blob.key))
-          await this.dropBeforeImage(fresh).catch(() => undefined);
-        const afterEtag = await effect();
-        const change: ObjectChange = { bucket, key, operation, before, afterEtag };
-        return change;
-      },
-    );
+    // Blob key of the before-image the idempotency record references (null: none); unknown until seen.
+    let recorded: string | null | undefined;
+    const seen = (before: unknown) => {
+      if (typeof before === 'object' && before !== null)
+        recorded = isLegacy(before as ObjectChange['before'])
+          ? null
+          : ((before as BeforeImage).blob?.key ?? null);
+    };
+    try {
+      const result = await this.opts.idempotency.runOnce(
+        ctx.idempotencyKey,
+        's3',
+        operation,
+        async () => {
+          if (check) await check();
+          fresh = await this.captureBeforeImage(ctx, bucket, key);
+          return fresh;
+        },
+        async (prepared) => {
+          const before = prepared as ObjectChange['before'];
+          seen(before);
+          const afterEtag = await effect();
+          const change: ObjectChange = { bucket, key, operation, before, afterEtag };
+          return change;
+        },
+      );
+      if (recorded === undefined) seen(result.before); // another run had finished already
+      return result;
+    } finally {
+      // A concurrent run recorded its before-image first: ours is referenced by nothing, drop it.
+      if (fresh?.blob && recorded !== undefined && recorded !== fresh.blob.key)
+        await this.dropBeforeImage(fresh).catch(() => undefined);
+    }
   }
 
   private async sourceHead(bucket: string, key: string): Promise<Head> {

@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import {
@@ -209,6 +210,42 @@ describe('s3 backend (real S3 server)', () => {
     const comp = compensationInput(step, r.result, 's3_restore_object');
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'undone' });
     expect(await read(dst)).toBe('old target');
+    expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
+  });
+
+  it('two concurrent runs with one idempotency key: one before-image, equal results', async () => {
+    const key = `${prefix}race.txt`;
+    await write(key, 'before the race');
+    const step = stepInput('s3', 'put_object', { key, body: 'raced' });
+    // The other run's write may land between a capture's HEAD and its copy: the copy is
+    // conditional on the ETag, so that capture fails with a transient error, and Temporal retries.
+    const attempt = () =>
+      acts.executeStep(step).catch((err: unknown) => {
+        expect(String(err)).toContain('the object changed during the copy');
+        expect(err).not.toBeInstanceOf(ApplicationFailure);
+        return acts.executeStep(step);
+      });
+    const [a, b] = await Promise.all([attempt(), attempt()]);
+    expect(a).toEqual(b);
+    // The loser of the write-ahead race dropped its own copy; only the recorded one is left.
+    expect(await blobsOf(step.sagaId)).toEqual([beforeOf(a.result).blob!.key]);
+    expect(await read(beforeOf(a.result).blob!.key)).toBe('before the race');
+    expect(await acts.compensateStep(compensationInput(step, a.result, 's3_restore_object'))).toEqual({
+      outcome: 'undone',
+    });
+    expect(await read(key)).toBe('before the race');
+  });
+
+  it('s3_delete_object after an overwrite deletes the object and its before-image', async () => {
+    const key = `${prefix}overdel.txt`;
+    await write(key, 'old');
+    const step = stepInput('s3', 'put_object', { key, body: 'new' });
+    const r = await acts.executeStep(step);
+    expect(await blobsOf(step.sagaId)).toHaveLength(1);
+    const comp = compensationInput(step, r.result, 's3_delete_object');
+    expect(await acts.compensateStep(comp)).toEqual({ outcome: 'undone' });
+    expect(await read(key)).toBeNull();
+    expect(await blobsOf(step.sagaId)).toEqual([]);
     expect(await acts.compensateStep(comp)).toEqual({ outcome: 'absent' });
   });
 
