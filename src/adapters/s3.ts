@@ -31,7 +31,6 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { Config } from '../config/index.js';
 import type { JsonObject } from '../saga/contracts.js';
 import { FailureTypes } from '../saga/contracts.js';
@@ -65,6 +64,8 @@ export async function uploadFile(
   path: string,
   options: { partSize?: number } = {},
 ): Promise<{ etag: string | null; size: number }> {
+  // Loaded on use: only clients that upload a bodyFile need @aws-sdk/lib-storage, workers never do.
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const stream = createReadStream(path);
   let size = 0;
   stream.on('data', (chunk) => (size += chunk.length));
