@@ -26,3 +26,4 @@ export {
   type ConnectedTemporalClient,
   type ConnectTemporalClientOptions,
 } from './connect.js';
+export { uploadBodyFiles, hasBodyFiles, type BodyFileUploads, type UploadedBodyFile } from './body-files.js';

@@ -13,6 +13,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { SagaState } from '../saga/contracts.js';
@@ -28,6 +29,7 @@ import {
   statusQuery,
 } from '../workflows/definitions.js';
 import type { identityLockWorkflow } from '../workflows/identity-lock.js';
+import { uploadBodyFiles } from './body-files.js';
 import { IdentityLockedError, SagaAlreadyExistsError, SagaNotFoundError, SagaStateError } from './errors.js';
 
 /** Workflow type of the generic saga workflow (stored in histories). */
@@ -47,6 +49,8 @@ export interface SagaClientOptions {
   tuning?: ActivityTuning;
   /** A lock whose holder saga does not exist after this long is considered orphaned (default 60 s). */
   orphanedLockAfterMs?: number;
+  /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
+  s3?: Config['s3'];
 }
 
 /** A started saga. */
@@ -97,6 +101,7 @@ export class SagaClient {
   private catalog: Catalog | undefined;
   private readonly tuning: ActivityTuning | undefined;
   private readonly orphanedLockAfterMs: number;
+  private readonly s3: Config['s3'] | undefined;
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -104,6 +109,7 @@ export class SagaClient {
     this.catalog = options.catalog;
     this.tuning = options.tuning;
     this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
+    this.s3 = options.s3;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -130,15 +136,23 @@ export class SagaClient {
 
   /**
    * Validates and starts a saga; returns as soon as it runs.
-   * Side effects: starts the identity lock workflow (when `identityKey` is set) and the saga workflow.
+   * Side effects: uploads the `bodyFile`s of s3 steps (streamed, see `uploadBodyFiles`), starts the
+   * identity lock workflow (when `identityKey` is set) and the saga workflow.
    * @throws InvalidDefinitionError, IdentityLockedError (naming the holder), SagaAlreadyExistsError.
    */
   async createSaga(definition: unknown): Promise<StartedSaga> {
     const def = await this.validate(definition);
-    return this.start(
-      { definition: def, ...(this.tuning ? { tuning: this.tuning } : {}) },
-      'REJECT_DUPLICATE',
-    );
+    // Local `bodyFile`s of s3 steps are uploaded first and become `source` (src/client/body-files.ts).
+    const files = await uploadBodyFiles(def, this.s3);
+    try {
+      return await this.start(
+        { definition: files.definition, ...(this.tuning ? { tuning: this.tuning } : {}) },
+        'REJECT_DUPLICATE',
+      );
+    } catch (err) {
+      await files.discard();
+      throw err;
+    }
   }
 
   /** Starts a saga and waits until it closes (a FAILED saga stays open: this waits for the operator). */
