@@ -32,7 +32,7 @@ Runtime.install({
 });
 const worker = await createSagaWorker({ config, taskQueue });
 const running = worker.run();
-const { client: temporal, connection } = await connectTemporalClient(config);
+const { client: temporal, connection } = await connectTemporalClient(config, { pool: worker.resources.pool });
 const sagas = new SagaClient({ client: temporal, taskQueue });
 const { pool, neo4j, redis } = worker.resources;
 await pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, v int)`);

@@ -157,6 +157,15 @@ async function main(): Promise<void> {
     });
     await t.result();
     await save('typed-document-ingest', typed);
+
+    const fastCommitted = `fast-committed-${tag}`;
+    await sagas.executeSaga(def(fastCommitted, { execution: 'fast' }));
+    await save('fast-committed', fastCommitted);
+
+    const fastRolledBack = `fast-rolled-back-${tag}`;
+    fakes.set(fastRolledBack, { failSteps: ['s3'] });
+    await sagas.executeSaga(def(fastRolledBack, { execution: 'fast' }));
+    await save('fast-rolled-back', fastRolledBack);
   } finally {
     await harness.close();
   }

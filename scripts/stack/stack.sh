@@ -47,6 +47,13 @@ PG_BIN="/usr/lib/postgresql/15/bin"
 # Search attributes polysaga keeps current on every saga (see docs/states.md).
 SEARCH_ATTRIBUTES=(SagaName=Keyword SagaState=Keyword TraceId=Keyword IdentityKey=Keyword)
 
+# Dynamic config of the dev server (see start_temporal and docs/performance.md).
+TEMPORAL_DYNAMIC_CONFIG=(
+  history.transferProcessorMaxPollRPS=1000
+  history.timerProcessorMaxPollRPS=1000
+  history.visibilityProcessorMaxPollRPS=1000
+)
+
 ALL_SERVICES=(postgres redis temporal neo4j s3 chroma qdrant-double)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -144,6 +151,11 @@ start_temporal() {
   local args=(server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT"
     --db-filename "$DATA/temporal.db" --namespace default --log-level warn
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF)
+  # The history service reads new transfer/timer/visibility tasks at most MaxPollRPS times a
+  # second per shard (default 20, i.e. every 50 ms). The dev server has one shard, so every
+  # workflow task after an activity waited up to 50 ms to be dispatched: raise the cap
+  # (docs/performance.md).
+  for dc in "${TEMPORAL_DYNAMIC_CONFIG[@]}"; do args+=(--dynamic-config-value "$dc"); done
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
   spawn temporal "$VENV/bin/temporal" "${args[@]}"
 }

@@ -23,11 +23,11 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
   } catch (err) {
     throw new CliError((err as Error).message, 5, { cause: err });
   }
-  const { client, connection } = connected;
+  const { client } = connected;
   try {
     return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue, limits: cfg.limits }), cfg);
   } finally {
-    await connection.close();
+    await connected.close();
   }
 }
 

@@ -22,4 +22,11 @@ export {
 export type { SagaStatus, SagaResult, StepStatus, SagaFailure, StuckInfo } from '../saga/status.js';
 export { detectStuck, stuckHint } from './stuck.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
-export { connectTemporalClient, temporalConnectionOptions } from './connect.js';
+export { createDataConverter, type DataConverterOptions } from '../blobs/codec.js';
+export {
+  connectTemporalClient,
+  temporalConnectionOptions,
+  type ConnectedTemporalClient,
+  type ConnectTemporalClientOptions,
+} from './connect.js';
+export { uploadBodyFiles, hasBodyFiles, type BodyFileUploads, type UploadedBodyFile } from './body-files.js';

@@ -13,6 +13,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { SagaState } from '../saga/contracts.js';
@@ -29,6 +30,7 @@ import {
   statusQuery,
 } from '../workflows/definitions.js';
 import type { identityLockWorkflow } from '../workflows/identity-lock.js';
+import { uploadBodyFiles } from './body-files.js';
 import {
   IdentityLockedError,
   InvalidDefinitionError,
@@ -60,6 +62,8 @@ export interface SagaClientOptions {
   limits?: Partial<DefinitionLimits>;
   /** How long {@link SagaClient.getStatus} waits for the status query before it looks for a cause (default 5 s). */
   statusQueryTimeoutMs?: number;
+  /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
+  s3?: Config['s3'];
 }
 
 /** What {@link SagaClient.terminateSaga} did. */
@@ -138,6 +142,7 @@ export class SagaClient {
   private readonly orphanedLockAfterMs: number;
   private readonly limits: Partial<DefinitionLimits> | undefined;
   private readonly statusQueryTimeoutMs: number;
+  private readonly s3: Config['s3'] | undefined;
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -147,6 +152,7 @@ export class SagaClient {
     this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
     this.limits = options.limits;
     this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 5000;
+    this.s3 = options.s3;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -174,15 +180,23 @@ export class SagaClient {
 
   /**
    * Validates and starts a saga; returns as soon as it runs.
-   * Side effects: starts the identity lock workflow (when `identityKey` is set) and the saga workflow.
+   * Side effects: uploads the `bodyFile`s of s3 steps (streamed, see `uploadBodyFiles`), starts the
+   * identity lock workflow (when `identityKey` is set) and the saga workflow.
    * @throws InvalidDefinitionError, IdentityLockedError (naming the holder), SagaAlreadyExistsError.
    */
   async createSaga(definition: unknown): Promise<StartedSaga> {
     const def = await this.validate(definition);
-    return this.start(
-      { definition: def, ...(this.tuning ? { tuning: this.tuning } : {}) },
-      'REJECT_DUPLICATE',
-    );
+    // Local `bodyFile`s of s3 steps are uploaded first and become `source` (src/client/body-files.ts).
+    const files = await uploadBodyFiles(def, this.s3);
+    try {
+      return await this.start(
+        { definition: files.definition, ...(this.tuning ? { tuning: this.tuning } : {}) },
+        'REJECT_DUPLICATE',
+      );
+    } catch (err) {
+      await files.discard();
+      throw err;
+    }
   }
 
   /** Starts a saga and waits until it closes (a FAILED saga stays open: this waits for the operator). */

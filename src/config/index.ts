@@ -86,6 +86,13 @@ export const envSchema = z.object({
     .string()
     .regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 1s or 2m')
     .default('1s'),
+  // Payloads over this many bytes are kept in polysaga_blobs, history holds a reference (docs/blobs.md).
+  POLYSAGA_PAYLOAD_THRESHOLD: z.coerce
+    .number({ message: 'must be a number of bytes' })
+    .int('must be a whole number of bytes')
+    .min(1024, 'must be at least 1024 bytes')
+    .max(1_048_576, 'must be at most 1048576 bytes (Temporal refuses payloads of 2 MiB)')
+    .default(131_072),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
@@ -142,6 +149,8 @@ export interface Config {
     maxStepPayloadBytes: number;
     minStepTimeoutMs: number;
   };
+  /** Claim-check threshold: payloads over `thresholdBytes` go to the blob store. */
+  payloads: { thresholdBytes: number };
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
 }
@@ -301,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxStepPayloadBytes: e.POLYSAGA_MAX_STEP_PAYLOAD_BYTES,
       minStepTimeoutMs: parseDurationMs(e.POLYSAGA_MIN_STEP_TIMEOUT),
     },
+    payloads: { thresholdBytes: e.POLYSAGA_PAYLOAD_THRESHOLD },
     sensitiveFields: e.POLYSAGA_SENSITIVE_FIELDS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),

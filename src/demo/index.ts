@@ -99,7 +99,9 @@ export async function runDemo(
   const taskQueue = `${config.temporal.taskQueue}-demo`;
   const worker = await createSagaWorker({ config: demoConfig, taskQueue });
   const running = worker.run();
-  const { client: temporal, connection } = await connectTemporalClient(config);
+  const { client: temporal, connection } = await connectTemporalClient(config, {
+    pool: worker.resources.pool,
+  });
   const runs: DemoRun[] = [];
   try {
     await prepareExampleStores(worker);

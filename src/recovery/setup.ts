@@ -28,8 +28,15 @@ export interface RecoveryContext {
  * @throws when Temporal cannot be reached (message names the address).
  */
 export async function openRecoveryContext(config: Config): Promise<RecoveryContext> {
-  const { client, connection } = await connectTemporalClient(config);
   const pool = createAuditPool(config.postgres);
+  let connected: Awaited<ReturnType<typeof connectTemporalClient>>;
+  try {
+    connected = await connectTemporalClient(config, { pool });
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const { client, connection } = connected;
   let resources: Promise<BackendResources> | undefined;
   let activities: Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>> | undefined;
   return {

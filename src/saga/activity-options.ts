@@ -4,7 +4,7 @@
  *
  * A step's `retry` and `timeout` override its backend's defaults field by field.
  */
-import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/common';
 import { FailureTypes } from './contracts.js';
 import type { NormalizedStep } from './definition.js';
 
@@ -99,6 +99,27 @@ export const RECORD_EVENT_OPTIONS = options('10s', {
   backoffCoefficient: 2,
   maximumInterval: '30s',
 });
+
+/**
+ * Saga-level audit rows that no step carries (terminal states, waits for an operator), written
+ * by a local activity in the worker that runs the saga: no task-queue round trip. Retried
+ * without limit, like {@link RECORD_EVENT_OPTIONS}.
+ */
+export const RECORD_EVENTS_LOCAL_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+/** How long a saga waits before running a step again whose audit rows could not be written. */
+export const AUDIT_UNAVAILABLE_BACKOFF = { initialMs: 1000, maximumMs: 30_000 };
+
+/** The options of a fast-mode step or compensation (a local activity) from its activity options. */
+export function localOptions(o: ActivityOptions): LocalActivityOptions {
+  const local: LocalActivityOptions = {};
+  if (o.startToCloseTimeout !== undefined) local.startToCloseTimeout = o.startToCloseTimeout as string | number;
+  if (o.retry) local.retry = o.retry;
+  return local;
+}
 
 /** Tunables for tests: a workflow input may shrink retry intervals (never used in production defaults). */
 export interface ActivityTuning {

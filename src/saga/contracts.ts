@@ -5,6 +5,7 @@
  * workflow/activity boundary is plain JSON so that any worker version can read it back
  * from history (the compensation stack in particular is data, never a closure).
  */
+import type { NormalizedStep } from './definition.js';
 
 /** A JSON value as it travels through Temporal payloads. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -110,6 +111,48 @@ export interface SagaEventInput {
   durationMs?: number;
 }
 
+/**
+ * The audit rows a step or compensation activity writes itself, around its effect: first the
+ * saga-level events the workflow queued since the last activity (`before`, in seq order), then
+ * the write-ahead row (`startSeq`: STEP_PENDING or COMPENSATION_STARTED), then, after the
+ * effect, the outcome row (`outcomeSeq`: STEP_SUCCESS/STEP_FAIL or COMPENSATION_SUCCESS/FAIL).
+ * Every row is idempotent by (sagaId, seq), so retries and re-invocations write each once.
+ */
+export interface TransitionAudit {
+  /** Saga-level events queued by the workflow since the last activity, in seq order. */
+  before: SagaEventInput[];
+  /** The write-ahead row (STEP_PENDING or COMPENSATION_STARTED); the activity sets `attempt`. */
+  start: SagaEventInput;
+  /** seq of the outcome row (STEP_SUCCESS/STEP_FAIL or COMPENSATION_SUCCESS/COMPENSATION_FAIL). */
+  outcomeSeq: number;
+  /**
+   * The activity's maximumAttempts (absent: unlimited). A failure on the last attempt, or a
+   * non-retryable one, is recorded by the activity; earlier ones are left to Temporal's retry.
+   */
+  maximumAttempts?: number;
+}
+
+/** Input of the `runStep` activity: one forward step with its own audit rows. */
+export interface RunStepInput {
+  sagaId: string;
+  sagaName: string;
+  traceId: string;
+  /** The step as normalized by the client (its stack entry is built from it and the result). */
+  step: NormalizedStep;
+  audit: TransitionAudit;
+}
+
+/** Input of the `runCompensation` activity: one stack entry with its own audit rows. */
+export interface RunCompensationInput extends CompensateStepInput {
+  audit: TransitionAudit;
+}
+
+/**
+ * `details[0]` of the failure that a step or compensation activity throws after it wrote the
+ * outcome row itself: the workflow then writes nothing more for that transition.
+ */
+export const AUDIT_RECORDED_DETAIL = { polysagaAudit: 'recorded' } as const;
+
 /** Stable failure type strings (never class names a bundler could change). */
 export const FailureTypes = {
   InvalidPayload: 'polysaga.InvalidPayload',
@@ -122,6 +165,8 @@ export const FailureTypes = {
   Permanent: 'polysaga.Permanent',
   InjectedFailure: 'polysaga.InjectedFailure',
   Aborted: 'polysaga.Aborted',
+  /** The audit table could not be written: the workflow waits and runs the activity again. */
+  AuditUnavailable: 'polysaga.AuditUnavailable',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
@@ -136,4 +181,14 @@ export interface SagaActivities {
   compensateStep(input: CompensateStepInput): Promise<CompensateStepResult>;
   /** Writes one row of `uds3_saga_events`; a retried write with the same (sagaId, seq) is a no-op. */
   recordEvent(input: SagaEventInput): Promise<void>;
+  /**
+   * One forward step in one activity: queued saga events, write-ahead STEP_PENDING, the effect
+   * (at most one per idempotency key), STEP_SUCCESS with the stack entry, or STEP_FAIL when the
+   * failure is final. Audit trouble is a non-retryable `polysaga.AuditUnavailable`.
+   */
+  runStep(input: RunStepInput): Promise<ExecuteStepResult>;
+  /** One compensation in one activity: queued saga events, COMPENSATION_STARTED, the undo, its outcome row. */
+  runCompensation(input: RunCompensationInput): Promise<CompensateStepResult>;
+  /** Writes saga-level events in seq order (a local activity: terminal states and waits for an operator). */
+  recordEvents(events: SagaEventInput[]): Promise<void>;
 }

@@ -17,6 +17,16 @@ export type BuiltinBackend = (typeof BUILTIN_BACKENDS)[number];
 export const COMPENSATION_MODES = ['sequential', 'parallel'] as const;
 export type CompensationMode = (typeof COMPENSATION_MODES)[number];
 
+/**
+ * How a saga's steps run. `standard`: each step and compensation is a Temporal activity (any
+ * worker may run it; survives a worker crash mid-step by retrying on another worker). `fast`:
+ * local activities in the worker that runs the saga (no task-queue round trip per step; a
+ * crash mid-step retries the step when the workflow resumes). Same audit rows, states and
+ * compensation stack either way.
+ */
+export const EXECUTION_MODES = ['standard', 'fast'] as const;
+export type ExecutionMode = (typeof EXECUTION_MODES)[number];
+
 /** A duration such as `500ms`, `30s`, `2m` or `1h`. */
 export const DURATION_PATTERN = /^\d+(ms|s|m|h)$/;
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 2m or 1h');
@@ -83,6 +93,10 @@ export const sagaDefinitionSchema = z
       .object({ mode: z.enum(COMPENSATION_MODES) })
       .strict()
       .optional(),
+    execution: z
+      .enum(EXECUTION_MODES)
+      .optional()
+      .describe('"standard" (default): one activity per step; "fast": local activities'),
     steps: z.array(sagaStepSchema).min(1, 'a saga needs at least one step'),
   })
   .strict();
@@ -111,6 +125,8 @@ export interface NormalizedDefinition {
   traceId: string;
   identityKey: string | null;
   compensation: { mode: CompensationMode };
+  /** Absent in histories of sagas started before fast mode existed: `standard`. */
+  execution?: ExecutionMode;
   steps: NormalizedStep[];
 }
 

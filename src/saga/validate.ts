@@ -413,6 +413,7 @@ function checkSemantics(
       traceId: def.traceId ?? options.generateTraceId?.() ?? sagaId,
       identityKey: def.identityKey ?? null,
       compensation: { mode: def.compensation?.mode ?? 'sequential' },
+      ...(def.execution === 'fast' ? { execution: 'fast' as const } : {}),
       steps,
     },
   };

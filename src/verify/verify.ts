@@ -15,6 +15,7 @@ import { extname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { HttpServiceClient } from '../adapters/http.js';
+import { createDataConverter } from '../blobs/codec.js';
 import type { Backend } from '../activities/backends/types.js';
 import type { CompensationRegistry } from '../activities/compensations.js';
 import { SagaClient } from '../client/index.js';
@@ -279,7 +280,14 @@ export async function verifyDefinition(
       ...(config.temporal.tls ? { tls: true } : {}),
       ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
     });
-    const temporal = new Client({ connection, namespace: config.temporal.namespace });
+    const temporal = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: createDataConverter({
+        store: worker.resources.blobs,
+        thresholdBytes: config.payloads.thresholdBytes,
+      }),
+    });
     const sagas = new SagaClient({ client: temporal, taskQueue, catalog, ...(tuning ? { tuning } : {}) });
     const deps: SnapshotDeps = {
       pool: worker.resources.pool,

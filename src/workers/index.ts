@@ -11,15 +11,23 @@ import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createAuditActivities } from '../activities/audit.js';
+import {
+  createDataConverter,
+  PgBlobStore,
+  resolveBeforeImage,
+  withBeforeImagesOutOfBand,
+} from '../blobs/index.js';
 import { createBuiltinBackends, type Backend } from '../activities/backends/index.js';
 import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
 import { createStepActivities } from '../activities/steps.js';
+import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
-import type { SagaActivities } from '../saga/contracts.js';
+import type { JsonObject, SagaActivities } from '../saga/contracts.js';
+import { toActivityError } from '../activities/errors.js';
 
 /** Path of the workflow entry point, bundled by the worker. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -32,6 +40,9 @@ export interface BackendResources {
   redis: RedisClient;
   vector: VectorEngine;
   adapters: Adapters;
+  /** Big payloads and before-images (`polysaga_blobs`, on `pool`; docs/blobs.md). */
+  blobs: PgBlobStore;
+  /** The built-in backends; postgres, kv, neo4j and vector keep their before-images in `blobs`. */
   backends: Backend[];
   close(): Promise<void>;
 }
@@ -47,6 +58,7 @@ export async function createBackendResources(config: Config): Promise<BackendRes
   } catch (err) {
     throw new Error(`cannot open the backend clients: ${(err as Error).message}`, { cause: err });
   }
+  const blobs = new PgBlobStore(adapters.pool);
   return {
     pool: adapters.pool,
     neo4j: adapters.neo4j.driver,
@@ -54,7 +66,8 @@ export async function createBackendResources(config: Config): Promise<BackendRes
     redis: adapters.kv.client,
     vector: adapters.vector,
     adapters,
-    backends: createBuiltinBackends(adapters),
+    blobs,
+    backends: createBuiltinBackends(adapters).map((b) => withBeforeImagesOutOfBand(b, blobs)),
     close: () => adapters.close(),
   };
 }
@@ -77,10 +90,21 @@ export function createActivities(
   const backends = [...resources.backends, ...(options.backends ?? [])];
   const compensations = createCompensationRegistry(backends);
   options.registerCompensations?.(compensations);
-  return {
-    ...createStepActivities({ catalog: options.catalog ?? builtinCatalog, backends, compensations }),
+  const steps = createStepActivities({ catalog: options.catalog ?? builtinCatalog, backends, compensations });
+  return withTransitions({
+    ...steps,
+    // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+    async compensateStep(input) {
+      let result: JsonObject;
+      try {
+        result = await resolveBeforeImage(resources.blobs, input.result);
+      } catch (err) {
+        throw toActivityError(err, `compensation of step ${input.stepId}`);
+      }
+      return steps.compensateStep({ ...input, result });
+    },
     ...createAuditActivities({ pool: resources.pool, config }),
-  };
+  });
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -127,7 +151,7 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     throw err;
   }
   const base = createActivities(resources, config, options);
-  const activities = options.wrapActivities ? options.wrapActivities(base) : base;
+  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base)) : base;
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -136,6 +160,10 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
       taskQueue: options.taskQueue ?? config.temporal.taskQueue,
       workflowsPath: WORKFLOWS_PATH,
       activities,
+      dataConverter: createDataConverter({
+        store: resources.blobs,
+        thresholdBytes: config.payloads.thresholdBytes,
+      }),
       ...options.worker,
     });
   } catch (err) {

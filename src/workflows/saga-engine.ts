@@ -19,27 +19,36 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  AUDIT_UNAVAILABLE_BACKOFF,
   compensationActivityOptions,
+  localOptions,
   RECORD_EVENT_OPTIONS,
+  RECORD_EVENTS_LOCAL_OPTIONS,
   stepActivityOptions,
   type ActivityTuning,
 } from '../saga/activity-options.js';
 import type {
   CompensationEntry,
+  CompensateStepResult,
   CompensationRef,
   EventStatus,
   JsonObject,
   SagaActivities,
+  SagaEventInput,
   SagaState,
   StepKind,
+  TransitionAudit,
 } from '../saga/contracts.js';
-import { FailureTypes } from '../saga/contracts.js';
+import { AUDIT_RECORDED_DETAIL, FailureTypes } from '../saga/contracts.js';
 import {
   defaultIdempotencyKey,
   type CompensationMode,
@@ -80,6 +89,12 @@ export interface StepSpec {
 /** What a typed saga declares up front so that the status query can list its steps before they run. */
 export type StepPlan = Pick<StepSpec, 'id' | 'backend' | 'operation' | 'kind'>;
 
+/** The seqs of one transition's write-ahead row and outcome row. */
+interface TransitionSeqs {
+  start: number;
+  outcome: number;
+}
+
 /** Thrown inside the body when a step failed (before the pivot): the engine unwinds. */
 class StepFailedError extends Error {
   override name = 'StepFailedError';
@@ -99,6 +114,33 @@ class AbortedError extends Error {
 /** Thrown inside the body when an operator resolved a FAILED forward step. */
 class ResolvedError extends Error {
   override name = 'ResolvedError';
+}
+
+/**
+ * Patch id of the one-activity-per-step shape: each step and compensation is one activity
+ * that writes its own audit rows, saga-level rows ride with the next activity or a local
+ * activity. Sagas whose history lacks the marker (started before it) keep the old shape: a
+ * `recordEvent` activity per transition.
+ */
+export const ONE_ACTIVITY_PER_STEP_PATCH = 'polysaga-one-activity-per-step';
+
+/** The failure of an activity that already wrote its outcome row. */
+function auditRecorded(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return (
+    cause instanceof ApplicationFailure &&
+    cause.details?.some(
+      (d) =>
+        typeof d === 'object' &&
+        d !== null &&
+        (d as Record<string, unknown>).polysagaAudit === AUDIT_RECORDED_DETAIL.polysagaAudit,
+    ) === true
+  );
+}
+
+function auditUnavailable(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type === FailureTypes.AuditUnavailable;
 }
 
 /** The failure message of an activity error, with its type when there is one. */
@@ -147,12 +189,21 @@ export class SagaEngine {
   private resolveRequested: ResolveInput | null = null;
   private operatorRounds = 0;
   private readonly acts: SagaActivities;
+  /** One activity per step (false: a saga started before that shape, replaying). */
+  private readonly lean: boolean;
+  /** Steps and compensations as local activities (`execution: "fast"`). */
+  private readonly fast: boolean;
+  /** Saga-level audit rows not written yet: the next activity (or a local one) writes them. */
+  private queued: SagaEventInput[] = [];
+  private readonly local = proxyLocalActivities<SagaActivities>(RECORD_EVENTS_LOCAL_OPTIONS);
 
   constructor(input: SagaWorkflowInput) {
     this.def = input.definition;
     this.tuning = input.tuning ?? {};
     this.undo = input.undo;
     this.acts = proxyActivities<SagaActivities>(RECORD_EVENT_OPTIONS);
+    this.lean = patched(ONE_ACTIVITY_PER_STEP_PATCH);
+    this.fast = this.lean && this.def.execution === 'fast';
     const steps = input.undo?.steps ?? this.def.steps.map(stepStatusFromPlan);
     this.status = {
       sagaId: this.def.sagaId,
@@ -258,13 +309,14 @@ export class SagaEngine {
     upsertSearchAttributes([{ key: SagaStateKey, value: to }]);
   }
 
-  private async event(
+  /** An audit row with the next seq. */
+  private newEvent(
     status: EventStatus,
     stepId: string | null,
     extra: { payload?: JsonObject; error?: string | null; attempt?: number; durationMs?: number } = {},
-  ): Promise<void> {
-    const seq = ++this.seq;
-    await this.acts.recordEvent({
+    seq = ++this.seq,
+  ): SagaEventInput {
+    return {
       sagaId: this.def.sagaId,
       runId: workflowInfo().runId,
       seq,
@@ -273,7 +325,101 @@ export class SagaEngine {
       sagaName: this.def.name,
       traceId: this.def.traceId,
       ...extra,
-    });
+    };
+  }
+
+  /**
+   * Records a transition: queued for the next activity (one-activity-per-step shape), or its
+   * own `recordEvent` activity (sagas started before that shape).
+   */
+  private async event(
+    status: EventStatus,
+    stepId: string | null,
+    extra: { payload?: JsonObject; error?: string | null; attempt?: number; durationMs?: number } = {},
+  ): Promise<void> {
+    const e = this.newEvent(status, stepId, extra);
+    if (this.lean) this.queued.push(e);
+    else await this.acts.recordEvent(e);
+  }
+
+  /** Takes the queued saga-level rows (they ride with the activity about to run). */
+  private takeQueued(): SagaEventInput[] {
+    const q = this.queued;
+    this.queued = [];
+    return q;
+  }
+
+  /** Writes the queued rows through a local activity: before a wait or at the end. */
+  private async flush(): Promise<void> {
+    if (this.queued.length > 0) await this.local.recordEvents(this.takeQueued());
+  }
+
+  /**
+   * Runs a step or compensation activity that writes its own rows. When the audit table is
+   * unavailable it waits and runs the same activity again (same seqs and idempotency key); when
+   * the activity failed without writing its outcome (a timeout, a crashed worker) the rows are
+   * written here, through a local activity.
+   */
+  private async withAudit<T>(
+    audit: TransitionAudit,
+    failStatus: 'STEP_FAIL' | 'COMPENSATION_FAIL',
+    call: () => Promise<T>,
+  ): Promise<T> {
+    let delay = this.tuning.retryInterval ? 10 : AUDIT_UNAVAILABLE_BACKOFF.initialMs;
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        if (auditUnavailable(err)) {
+          this.log('warn', `audit table unavailable, running the activity again: ${describeError(err)}`);
+          await sleep(delay);
+          delay = Math.min(delay * 2, AUDIT_UNAVAILABLE_BACKOFF.maximumMs);
+          continue;
+        }
+        if (!auditRecorded(err)) {
+          const { payload: _payload, ...base } = audit.start;
+          await this.local.recordEvents([
+            ...audit.before,
+            audit.start,
+            { ...base, seq: audit.outcomeSeq, status: failStatus, error: describeError(err) },
+          ]);
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The step's activity: write-ahead row, effect, outcome row (one-activity-per-step shape). */
+  private async runStepActivity(step: NormalizedStep, round: number): Promise<JsonObject> {
+    const options = stepActivityOptions(step, this.tuning);
+    const audit: TransitionAudit = {
+      before: this.takeQueued(),
+      start: this.newEvent('STEP_PENDING', step.id, {
+        payload: {
+          backend: step.backend,
+          operation: step.operation,
+          kind: step.kind,
+          idempotencyKey: step.idempotencyKey,
+          ...(round > 1 ? { round } : {}),
+        },
+      }),
+      outcomeSeq: ++this.seq,
+      ...(options.retry?.maximumAttempts !== undefined
+        ? { maximumAttempts: options.retry.maximumAttempts }
+        : {}),
+    };
+    const acts = this.fast
+      ? proxyLocalActivities<SagaActivities>(localOptions(options))
+      : proxyActivities<SagaActivities>(options);
+    const input = {
+      sagaId: this.def.sagaId,
+      sagaName: this.def.name,
+      traceId: this.def.traceId,
+      step,
+      audit,
+    };
+    const { result } = await this.withAudit(audit, 'STEP_FAIL', () => acts.runStep(input));
+    return result;
   }
 
   /** Records the abort once, at a step boundary (so that events stay paired). */
@@ -329,28 +475,32 @@ export class SagaEngine {
       st.finishedAt = null;
       st.error = null;
       const started = Date.parse(st.startedAt);
-      await this.event('STEP_PENDING', step.id, {
-        payload: {
-          backend: step.backend,
-          operation: step.operation,
-          kind: step.kind,
-          idempotencyKey: step.idempotencyKey,
-        },
-        attempt: st.attempts,
-      });
+      if (!this.lean)
+        await this.event('STEP_PENDING', step.id, {
+          payload: {
+            backend: step.backend,
+            operation: step.operation,
+            kind: step.kind,
+            idempotencyKey: step.idempotencyKey,
+          },
+          attempt: st.attempts,
+        });
       this.log('info', `executing step ${step.id} (${step.backend}.${step.operation})`, { stepId: step.id });
       try {
-        const acts = proxyActivities<SagaActivities>(stepActivityOptions(step, this.tuning));
-        const { result } = await acts.executeStep({
-          sagaId: this.def.sagaId,
-          sagaName: this.def.name,
-          traceId: this.def.traceId,
-          stepId: step.id,
-          backend: step.backend,
-          operation: step.operation,
-          payload: step.payload,
-          idempotencyKey: step.idempotencyKey,
-        });
+        const result = this.lean
+          ? await this.runStepActivity(step, st.attempts)
+          : (
+              await proxyActivities<SagaActivities>(stepActivityOptions(step, this.tuning)).executeStep({
+                sagaId: this.def.sagaId,
+                sagaName: this.def.name,
+                traceId: this.def.traceId,
+                stepId: step.id,
+                backend: step.backend,
+                operation: step.operation,
+                payload: step.payload,
+                idempotencyKey: step.idempotencyKey,
+              })
+            ).result;
         st.state = 'SUCCEEDED';
         st.finishedAt = nowIso();
         st.result = result;
@@ -359,12 +509,14 @@ export class SagaEngine {
         if (entry) this.stack = push(this.stack, entry);
         if (step.kind !== 'compensatable') this.pivotPassed = true;
         // The stack entry goes into the audit row so `polysaga recover` can rebuild the stack
-        // from SQL alone when the workflow is gone (docs/audit.md).
-        await this.event('STEP_SUCCESS', step.id, {
-          payload: stepSuccessPayload(entry ?? null, { result }),
-          attempt: st.attempts,
-          durationMs: Date.parse(st.finishedAt) - started,
-        });
+        // from SQL alone when the workflow is gone (docs/audit.md). The step activity wrote it
+        // itself in the one-activity-per-step shape.
+        if (!this.lean)
+          await this.event('STEP_SUCCESS', step.id, {
+            payload: stepSuccessPayload(entry ?? null, { result }),
+            attempt: st.attempts,
+            durationMs: Date.parse(st.finishedAt) - started,
+          });
         this.log('info', `✓ step ${step.id} succeeded`, { stepId: step.id });
         if (retried) this.operatorRounds += 1;
         return result;
@@ -374,11 +526,12 @@ export class SagaEngine {
         st.finishedAt = nowIso();
         st.error = message;
         this.status.failures.push({ stepId: step.id, phase: 'step', error: message });
-        await this.event('STEP_FAIL', step.id, {
-          error: message,
-          attempt: st.attempts,
-          durationMs: Date.parse(st.finishedAt) - started,
-        });
+        if (!this.lean)
+          await this.event('STEP_FAIL', step.id, {
+            error: message,
+            attempt: st.attempts,
+            durationMs: Date.parse(st.finishedAt) - started,
+          });
         this.log('error', `✗ step ${step.id} failed: ${message}`, { stepId: step.id });
         if (!this.pivotPassed) throw new StepFailedError(step.id, message);
         // After the pivot nothing can be undone: the saga needs a person.
@@ -401,6 +554,7 @@ export class SagaEngine {
   /** Waits in FAILED for an operator; records SAGA_RETRIED or SAGA_RESOLVED. */
   private async awaitOperator(): Promise<'retry' | 'resolve'> {
     this.log('error', `saga FAILED, waiting for an operator (retryCompensation or resolve)`);
+    await this.flush();
     await condition(() => this.retryRequested || this.resolveRequested !== null);
     if (this.resolveRequested !== null) {
       const r = this.resolveRequested;
@@ -418,32 +572,47 @@ export class SagaEngine {
     return 'retry';
   }
 
+  /**
+   * The seqs of a batch of compensations that run together: every start row before the first
+   * outcome row, as they happen.
+   */
+  private allocateSeqs(n: number): TransitionSeqs[] {
+    const starts = Array.from({ length: n }, () => ++this.seq);
+    return starts.map((start) => ({ start, outcome: ++this.seq }));
+  }
+
   /** Runs one compensation; never throws. Returns whether it succeeded. */
-  private async compensateOne(entry: CompensationEntry): Promise<boolean> {
+  private async compensateOne(entry: CompensationEntry, seqs?: TransitionSeqs): Promise<boolean> {
     const st = this.status.steps.find((s) => s.id === entry.stepId);
     if (st) st.state = 'COMPENSATING';
     const name =
       typeof entry.compensation === 'string'
         ? entry.compensation
         : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
-    await this.event('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: name } });
+    if (!this.lean)
+      await this.event('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: name } });
     this.log('warn', `rolling back step ${entry.stepId} (${name})`, { stepId: entry.stepId });
     try {
-      const acts = proxyActivities<SagaActivities>(compensationActivityOptions(this.tuning));
-      const out = await acts.compensateStep({
+      const input = {
         ...entry,
         sagaId: this.def.sagaId,
         sagaName: this.def.name,
         traceId: this.def.traceId,
-      });
+      };
+      const out = this.lean
+        ? await this.runCompensationActivity(input, name, seqs ?? this.allocateSeqs(1)[0]!)
+        : await proxyActivities<SagaActivities>(compensationActivityOptions(this.tuning)).compensateStep(
+            input,
+          );
       this.stack = this.stack.filter((e) => e.stepId !== entry.stepId);
       if (st) {
         st.state = 'COMPENSATED';
         st.compensationError = null;
       }
-      await this.event('COMPENSATION_SUCCESS', entry.stepId, {
-        payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
-      });
+      if (!this.lean)
+        await this.event('COMPENSATION_SUCCESS', entry.stepId, {
+          payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
+        });
       this.log('warn', `✓ rollback of step ${entry.stepId} succeeded (${out.outcome})`, {
         stepId: entry.stepId,
       });
@@ -455,10 +624,36 @@ export class SagaEngine {
         st.compensationError = message;
       }
       this.status.failures.push({ stepId: entry.stepId, phase: 'compensation', error: message });
-      await this.event('COMPENSATION_FAIL', entry.stepId, { error: message });
+      if (!this.lean) await this.event('COMPENSATION_FAIL', entry.stepId, { error: message });
       this.log('error', `✗ rollback of step ${entry.stepId} failed: ${message}`, { stepId: entry.stepId });
       return false;
     }
+  }
+
+  /** The compensation's activity: write-ahead row, undo, outcome row (one-activity-per-step shape). */
+  private async runCompensationActivity(
+    input: CompensationEntry & { sagaId: string; sagaName: string; traceId: string },
+    name: string,
+    seqs: TransitionSeqs,
+  ): Promise<CompensateStepResult> {
+    const options = compensationActivityOptions(this.tuning);
+    const audit: TransitionAudit = {
+      before: this.takeQueued(),
+      start: this.newEvent(
+        'COMPENSATION_STARTED',
+        input.stepId,
+        { payload: { compensation: name } },
+        seqs.start,
+      ),
+      outcomeSeq: seqs.outcome,
+      ...(options.retry?.maximumAttempts !== undefined
+        ? { maximumAttempts: options.retry.maximumAttempts }
+        : {}),
+    };
+    const acts = this.fast
+      ? proxyLocalActivities<SagaActivities>(localOptions(options))
+      : proxyActivities<SagaActivities>(options);
+    return this.withAudit(audit, 'COMPENSATION_FAIL', () => acts.runCompensation({ ...input, audit }));
   }
 
   /** Unwinds the whole stack (a failing compensation does not stop the others). */
@@ -466,7 +661,8 @@ export class SagaEngine {
     this.setState('COMPENSATING');
     let ok = true;
     for (const batch of unwindPlan(this.stack, this.def.compensation.mode)) {
-      const results = await Promise.all(batch.map((e) => this.compensateOne(e)));
+      const seqs = this.lean ? this.allocateSeqs(batch.length) : [];
+      const results = await Promise.all(batch.map((e, i) => this.compensateOne(e, seqs[i])));
       if (results.includes(false)) ok = false;
     }
     return ok;
@@ -506,6 +702,8 @@ export class SagaEngine {
     // Cancellation = abort: the rest runs non-cancellable so that compensations always finish.
     CancellationScope.current().cancelRequested.catch(() => this.requestAbort('workflow cancelled'));
     await CancellationScope.nonCancellable(async () => {
+      // One upsert for the start: a new saga is EXECUTING from its first workflow task.
+      if (this.lean && !this.undo) this.status.state = 'EXECUTING';
       upsertSearchAttributes([
         { key: SagaNameKey, value: this.def.name },
         { key: TraceIdKey, value: this.def.traceId },
@@ -518,6 +716,7 @@ export class SagaEngine {
       } else {
         await this.forward(body);
       }
+      await this.flush();
       if (releasesIdentityLock(this.status.state)) await this.releaseLock();
       await condition(allHandlersFinished);
     });

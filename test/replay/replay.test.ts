@@ -44,6 +44,14 @@ describe('replay', () => {
         'compensate-committed.json',
         'identity-lock.json',
         'typed-document-ingest.json',
+        // One activity per step (patch polysaga-one-activity-per-step), and fast mode.
+        'committed@v3.json',
+        'rolled-back@v3.json',
+        'parallel@v3.json',
+        'failed-retried@v3.json',
+        'compensate-committed@v3.json',
+        'fast-committed@v3.json',
+        'fast-rolled-back@v3.json',
       ]),
     );
   });
@@ -61,11 +69,11 @@ describe('replay', () => {
     const results: { workflowId: string; error?: unknown }[] = [];
     for await (const r of Worker.runReplayHistories(
       { workflowsPath: alteredPath },
-      ['committed.json', 'rolled-back.json'].map(load),
+      ['committed.json', 'rolled-back.json', 'committed@v3.json', 'fast-rolled-back@v3.json'].map(load),
     )) {
       results.push({ workflowId: r.workflowId, error: r.error });
     }
-    expect(results).toHaveLength(2);
+    expect(results).toHaveLength(4);
     for (const r of results) expect(r.error).toBeInstanceOf(DeterminismViolationError);
   });
 });

@@ -40,6 +40,18 @@ describe('loadConfig', () => {
     expectConfigError({ S3_ACCESS_KEY_ID: 'only-one-half' }, 'S3_SECRET_ACCESS_KEY');
   });
 
+  it('reads the claim-check threshold and refuses one out of range, naming POLYSAGA_PAYLOAD_THRESHOLD', () => {
+    expect(loadConfig({}).payloads.thresholdBytes).toBe(131_072);
+    expect(loadConfig({ POLYSAGA_PAYLOAD_THRESHOLD: '65536' }).payloads.thresholdBytes).toBe(65_536);
+    expect(
+      expectConfigError({ POLYSAGA_PAYLOAD_THRESHOLD: '100' }, 'POLYSAGA_PAYLOAD_THRESHOLD').message,
+    ).toMatch(/at least 1024 bytes/);
+    expect(
+      expectConfigError({ POLYSAGA_PAYLOAD_THRESHOLD: '4194304' }, 'POLYSAGA_PAYLOAD_THRESHOLD').message,
+    ).toMatch(/at most 1048576 bytes/);
+    expectConfigError({ POLYSAGA_PAYLOAD_THRESHOLD: '128KiB' }, 'POLYSAGA_PAYLOAD_THRESHOLD');
+  });
+
   it('lists every bad variable at once', () => {
     const e = expectConfigError({ POSTGRES_PORT: '0', REDIS_URL: 'http://nope' }, 'POSTGRES_PORT');
     expect(e.variables).toContain('REDIS_URL');

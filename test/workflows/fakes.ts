@@ -10,6 +10,7 @@ import {
   type SagaActivities,
   type SagaEventInput,
 } from '../../src/saga/contracts.js';
+import { withTransitions } from '../../src/activities/transitions.js';
 
 export interface Call {
   kind: 'execute' | 'compensate';
@@ -31,6 +32,8 @@ export interface Behavior {
   blockSteps?: string[];
   /** Compensations of these steps wait until all of them have started (proves parallelism). */
   barrierCompensations?: string[];
+  /** The audit writer fails this many times for the saga (an audit-table outage), then works. */
+  auditOutages?: number;
 }
 
 class Deferred {
@@ -44,6 +47,7 @@ export class Fakes {
   private readonly behaviors = new Map<string, Behavior>();
   private readonly healed = new Set<string>();
   private readonly flakyCount = new Map<string, number>();
+  private readonly auditFailures = new Map<string, number>();
   private readonly gates = new Map<string, Deferred>();
   private readonly started = new Map<string, Deferred>();
   private readonly barriers = new Map<string, { waiting: number; d: Deferred }>();
@@ -75,8 +79,9 @@ export class Fakes {
     return [...(this.events.get(sagaId)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
   }
 
+  /** The fake effects and audit writer, with the real transition activities built over them. */
   activities(): SagaActivities {
-    return {
+    return withTransitions({
       executeStep: async (input: ExecuteStepInput) => {
         const b = this.behaviors.get(input.sagaId) ?? {};
         this.calls.push({
@@ -139,11 +144,18 @@ export class Fakes {
         return { outcome: 'undone' };
       },
       recordEvent: (input: SagaEventInput) => {
+        const outages = this.behaviors.get(input.sagaId)?.auditOutages ?? 0;
+        const failedSoFar = this.auditFailures.get(input.sagaId) ?? 0;
+        if (failedSoFar < outages) {
+          this.auditFailures.set(input.sagaId, failedSoFar + 1);
+          return Promise.reject(new Error(`connect ECONNREFUSED (fake audit outage ${failedSoFar + 1})`));
+        }
         let m = this.events.get(input.sagaId);
         if (!m) this.events.set(input.sagaId, (m = new Map<number, SagaEventInput>()));
-        m.set(input.seq, input);
+        // Like the real table: the first write of a (sagaId, seq) wins.
+        if (!m.has(input.seq)) m.set(input.seq, input);
         return Promise.resolve();
       },
-    };
+    });
   }
 }

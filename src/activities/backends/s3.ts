@@ -1,8 +1,9 @@
 /**
  * `s3` backend: put_object, delete_object, copy_object.
  *
- * Idempotency: write-ahead record in `polysaga_idempotency` (before-image stored before the
- * effect). Compensations: `s3_restore_object` (old bytes back, or delete a new object) and
+ * Idempotency: write-ahead record in `polysaga_idempotency` (the before-image reference is stored
+ * before the effect; the old object itself is copied server-side to `polysaga/before-images/…`).
+ * Compensations: `s3_restore_object` (copy the old object back, or delete a new object) and
  * `s3_delete_object`; both refuse to touch an object whose ETag changed since.
  */
 import type { S3CopyPayload, S3DeletePayload, S3PutPayload } from '../../saga/catalog/s3.js';
@@ -15,7 +16,8 @@ function change(result: JsonObject): ObjectChange {
   if (
     typeof result.bucket !== 'string' ||
     typeof result.key !== 'string' ||
-    typeof result.before !== 'object'
+    typeof result.before !== 'object' ||
+    result.before === null
   ) {
     throw new PermanentError(
       'compensation needs the result of an s3 step (bucket, key, before, afterEtag)',
@@ -29,9 +31,9 @@ export function createS3Backend(adapter: S3Adapter): Backend {
   return {
     name: 's3',
     operations: {
-      put_object: op<S3PutPayload>((p, ctx) => adapter.put(ctx.idempotencyKey, p)),
-      delete_object: op<S3DeletePayload>((p, ctx) => adapter.delete(ctx.idempotencyKey, p)),
-      copy_object: op<S3CopyPayload>((p, ctx) => adapter.copy(ctx.idempotencyKey, p)),
+      put_object: op<S3PutPayload>((p, ctx) => adapter.put(ctx, p)),
+      delete_object: op<S3DeletePayload>((p, ctx) => adapter.delete(ctx, p)),
+      copy_object: op<S3CopyPayload>((p, ctx) => adapter.copy(ctx, p)),
     },
     compensations: {
       s3_restore_object: async (input) => ({ outcome: await adapter.restore(change(input.result)) }),

@@ -1,0 +1,178 @@
+/**
+ * The transition activities: one activity per forward step (`runStep`) and one per compensation
+ * (`runCompensation`), each writing its own audit rows around its effect, and `recordEvents`,
+ * which the workflow runs as a local activity for saga-level events that no step carries
+ * (terminal states, waits for an operator).
+ *
+ * Order inside one activity: the saga events queued by the workflow (`audit.before`), the
+ * write-ahead row (STEP_PENDING / COMPENSATION_STARTED), the effect, the outcome row. Every row
+ * is written with its (sagaId, seq) from the workflow and `ON CONFLICT DO NOTHING`, so a retry,
+ * a re-invocation after an audit outage or a worker killed mid-activity leaves exactly one row
+ * per transition, and no effect runs before its write-ahead row is stored.
+ *
+ * A failure is recorded by the activity when it is final: non-retryable, or on the last attempt
+ * of the retry policy; the thrown failure then carries {@link AUDIT_RECORDED_DETAIL} so the
+ * workflow writes nothing more. When the audit table cannot be written the activity throws a
+ * non-retryable `polysaga.AuditUnavailable`; the workflow waits and runs the same activity again
+ * (same seqs, same idempotency key), so an audit outage never turns into a failed step.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  AUDIT_RECORDED_DETAIL,
+  FailureTypes,
+  type CompensateStepResult,
+  type ExecuteStepResult,
+  type RunCompensationInput,
+  type RunStepInput,
+  type SagaActivities,
+  type SagaEventInput,
+  type TransitionAudit,
+} from '../saga/contracts.js';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../saga/activity-options.js';
+import { entryForStep } from '../saga/stack.js';
+import { stepSuccessPayload } from '../audit/compensation-stack.js';
+
+export type TransitionActivities = Pick<SagaActivities, 'runStep' | 'runCompensation' | 'recordEvents'>;
+
+export interface TransitionActivityDeps {
+  steps: Pick<SagaActivities, 'executeStep' | 'compensateStep'>;
+  recordEvent: SagaActivities['recordEvent'];
+}
+
+/** `type: message`, as the workflow shows a failure (status, audit rows). */
+function failureText(err: unknown): { type: string; message: string; text: string } {
+  const type = err instanceof ApplicationFailure ? (err.type ?? '') : err instanceof Error ? err.name : '';
+  const message = err instanceof Error ? err.message : String(err);
+  return { type, message, text: type ? `${type}: ${message}` : message };
+}
+
+function isFinal(err: unknown, attempt: number, audit: TransitionAudit, extraTypes: string[] = []): boolean {
+  if (err instanceof ApplicationFailure) {
+    if (err.nonRetryable) return true;
+    if (err.type && (NON_RETRYABLE_FAILURE_TYPES.includes(err.type) || extraTypes.includes(err.type)))
+      return true;
+  }
+  return audit.maximumAttempts !== undefined && attempt >= audit.maximumAttempts;
+}
+
+/** The activity's attempt (1-based), or 1 when called outside an activity. */
+function activityInfo(): { attempt: number } {
+  try {
+    return Context.current().info;
+  } catch {
+    return { attempt: 1 };
+  }
+}
+
+/** Creates `runStep`, `runCompensation` and `recordEvents` over the step and audit activities. */
+export function createTransitionActivities(deps: TransitionActivityDeps): TransitionActivities {
+  async function write(events: SagaEventInput[]): Promise<void> {
+    try {
+      for (const e of events) await deps.recordEvent(e);
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === FailureTypes.InvalidPayload) throw err;
+      throw ApplicationFailure.create({
+        message: `audit table unavailable: ${failureText(err).message}`,
+        type: FailureTypes.AuditUnavailable,
+        nonRetryable: true,
+        cause: err instanceof Error ? err : undefined,
+      });
+    }
+  }
+
+  /** Runs `effect` between the write-ahead row and the outcome row of one transition. */
+  async function transition<T>(
+    audit: TransitionAudit,
+    effect: () => Promise<T>,
+    success: (out: T) => Pick<SagaEventInput, 'status' | 'payload'>,
+    failStatus: 'STEP_FAIL' | 'COMPENSATION_FAIL',
+    extraNonRetryable?: string[],
+  ): Promise<T> {
+    const { attempt } = activityInfo();
+    await write([...audit.before, { ...audit.start, attempt }]);
+    const started = Date.now();
+    const outcome = (fields: Pick<SagaEventInput, 'status' | 'payload' | 'error'>): SagaEventInput => {
+      const { payload: _startPayload, ...base } = audit.start;
+      return { ...base, ...fields, seq: audit.outcomeSeq, attempt, durationMs: Date.now() - started };
+    };
+    let out: T;
+    try {
+      out = await effect();
+    } catch (err) {
+      if (!isFinal(err, attempt, audit, extraNonRetryable)) throw err;
+      const f = failureText(err);
+      await write([outcome({ status: failStatus, error: f.text })]);
+      throw ApplicationFailure.create({
+        message: f.message,
+        type: f.type || 'Error',
+        nonRetryable: true,
+        details: [AUDIT_RECORDED_DETAIL],
+      });
+    }
+    await write([outcome(success(out))]);
+    return out;
+  }
+
+  return {
+    async runStep(input: RunStepInput): Promise<ExecuteStepResult> {
+      const { step } = input;
+      return transition(
+        input.audit,
+        () =>
+          deps.steps.executeStep({
+            sagaId: input.sagaId,
+            sagaName: input.sagaName,
+            traceId: input.traceId,
+            stepId: step.id,
+            backend: step.backend,
+            operation: step.operation,
+            payload: step.payload,
+            idempotencyKey: step.idempotencyKey,
+          }),
+        // The stack entry goes into the audit row so `polysaga recover` can rebuild the stack
+        // from SQL alone when the workflow is gone.
+        ({ result }) => ({
+          status: 'STEP_SUCCESS',
+          payload: stepSuccessPayload(entryForStep(step, result), { result }),
+        }),
+        'STEP_FAIL',
+        step.retry?.nonRetryableErrorTypes,
+      );
+    },
+
+    async runCompensation(input: RunCompensationInput): Promise<CompensateStepResult> {
+      const { audit, ...entry } = input;
+      return transition(
+        audit,
+        () => deps.steps.compensateStep(entry),
+        (out) => ({
+          status: 'COMPENSATION_SUCCESS',
+          payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
+        }),
+        'COMPENSATION_FAIL',
+      );
+    },
+
+    async recordEvents(events: SagaEventInput[]): Promise<void> {
+      for (const e of events) await deps.recordEvent(e);
+    },
+  };
+}
+
+/** The effect and audit activities, from which the transition activities are built. */
+export type BaseSagaActivities = Pick<SagaActivities, 'executeStep' | 'compensateStep' | 'recordEvent'>;
+
+/**
+ * Adds the transition activities (`runStep`, `runCompensation`, `recordEvents`) built over
+ * `base`'s effect and audit activities, so that a wrapper of `executeStep` (fault injection)
+ * also applies inside `runStep`.
+ */
+export function withTransitions(base: BaseSagaActivities): SagaActivities {
+  return {
+    executeStep: base.executeStep,
+    compensateStep: base.compensateStep,
+    recordEvent: base.recordEvent,
+    ...createTransitionActivities({ steps: base, recordEvent: base.recordEvent }),
+  };
+}
