@@ -11,7 +11,7 @@
  * Every saga key is `bench-<runId>-<contender>-…`; workflow ids and saga ids are the key, rows
  * are `<key>:1..3` in the bench table and the Redis key is `bench:<runId>:<key>`.
  */
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -80,7 +80,7 @@ export interface Contender {
 
 /** Terminates workflows by id, ignoring those already closed. */
 export async function terminateAll(client: Client, ids: string[], reason: string): Promise<void> {
-  await mapLimit(ids, 50, (id) => client.workflow.getHandle(id).terminate(reason));
+  await mapLimit(ids, 100, (id) => client.workflow.getHandle(id).terminate(reason));
 }
 
 async function insertRow(ctx: BenchContext, id: string, saga: string, v: number): Promise<void> {
@@ -228,26 +228,24 @@ export function sagaDefinition(ctx: BenchContext, key: string, fail: boolean, fa
   };
 }
 
-/** A local HTTP service that holds every request until released (the parked polysaga step). */
-function holdService() {
-  const held: ServerResponse[] = [];
-  let received = 0;
+/**
+ * A local HTTP service that answers every request with 503 (transient: polysaga retries it)
+ * and counts the distinct paths it saw (the parked polysaga step reached it).
+ */
+function busyService() {
+  const seen = new Set<string>();
   const server = createServer((req, res) => {
-    received += 1;
+    seen.add(req.url ?? '');
     req.resume();
-    // Headers now, body at release: fetch's header timeout never fires while a saga is parked.
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.flushHeaders();
-    held.push(res);
+    res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('busy');
   });
   return {
-    received: () => received,
+    received: () => seen.size,
     async listen(): Promise<string> {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },
     async close(): Promise<void> {
-      for (const res of held.splice(0)) res.end('{}');
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -261,35 +259,30 @@ export function polysagaContender(ctx: BenchContext, fast: boolean): Contender {
   let running: Promise<void> | undefined;
   let sagas: SagaClient | undefined;
   let park:
-    | { worker: SagaWorker; running: Promise<void>; hold: ReturnType<typeof holdService>; sagas: SagaClient }
+    | { worker: SagaWorker; running: Promise<void>; busy: ReturnType<typeof busyService>; sagas: SagaClient }
     | undefined;
 
   const parking: Parking = {
     how:
-      'polysaga has no wait-for-signal step, so a parked saga is one whose only step (http.request) waits ' +
-      'for a local service that answers only at release: the saga sits in the worker cache waiting on the ' +
-      'outside world, as the bare workflow waits for a signal. The parking worker (this figure only) has ' +
-      'cache room and activity slots for all of them, so each reaches its step; the held HTTP requests ' +
-      'count in the delta.',
+      'polysaga has no wait-for-signal step, so a parked saga is one whose only step (http.request to a ' +
+      'local service that answers 503, a transient error) waits for its next attempt in 30 minutes: the ' +
+      'saga sits in the worker cache waiting on the outside world with nothing running, as the bare ' +
+      'workflow waits for a signal. The parking worker (this figure only) has cache room for all of them.',
     async prepare(count) {
-      const hold = holdService();
-      const url = await hold.listen();
-      const services = { ...ctx.config.http.services, benchhold: { url, timeout: '15m' } };
+      const busy = busyService();
+      const url = await busy.listen();
+      const services = { ...ctx.config.http.services, benchbusy: { url, timeout: '10s' } };
       const env = { ...process.env, HTTP_SERVICES: JSON.stringify(services) };
       const queue = `${taskQueue}-park`;
       const w = await createSagaWorker({
         config: loadConfig(env),
         taskQueue: queue,
-        worker: {
-          maxCachedWorkflows: count + 100,
-          maxConcurrentActivityTaskExecutions: count + 100,
-          maxConcurrentLocalActivityExecutions: count + 100,
-        },
+        worker: { maxCachedWorkflows: count + 100 },
       });
       park = {
         worker: w,
         running: w.run(),
-        hold,
+        busy,
         sagas: new SagaClient({ client: ctx.client, taskQueue: queue }),
       };
     },
@@ -300,22 +293,23 @@ export function polysagaContender(ctx: BenchContext, fast: boolean): Contender {
         ...(fast ? { execution: 'fast' } : {}),
         steps: [
           {
-            id: 'hold',
+            id: 'wait',
             backend: 'http',
             operation: 'request',
             kind: 'pivot',
-            payload: { service: 'benchhold', method: 'POST', path: `/hold/${key}` },
-            timeout: '15m',
+            payload: { service: 'benchbusy', method: 'POST', path: `/wait/${key}` },
+            // 503 is transient: the next attempt is 30 minutes away, so the saga waits in the cache.
+            retry: { initialInterval: '30m', maximumInterval: '30m', maximumAttempts: 0 },
           },
         ],
       });
     },
-    reached: () => park?.hold.received() ?? 0,
+    reached: () => park?.busy.received() ?? 0,
     cached: () => park?.worker.worker.getStatus().numCachedWorkflows ?? 0,
     async release(keys) {
       await terminateAll(ctx.client, keys, 'bench: parked saga released');
       if (park) {
-        await park.hold.close();
+        await park.busy.close();
         await park.worker.shutdown();
         await park.running.catch(() => undefined);
         park = undefined;

@@ -64,8 +64,8 @@ export function readBenchOptions(env: NodeJS.ProcessEnv = process.env): BenchOpt
     inFlight,
     waveSagas: int(env, 'BENCH_WAVE_SAGAS', quick ? 20 : 100, 1),
     waveTimeoutMs: int(env, 'BENCH_WAVE_TIMEOUT_S', quick ? 30 : 120, 1) * 1000,
-    park: int(env, 'BENCH_PARK', quick ? 100 : 1000),
-    parkTimeoutMs: int(env, 'BENCH_PARK_TIMEOUT_S', quick ? 30 : 90, 1) * 1000,
+    park: int(env, 'BENCH_PARK', quick ? 50 : 1000),
+    parkTimeoutMs: int(env, 'BENCH_PARK_TIMEOUT_S', quick ? 30 : 60, 1) * 1000,
     contenders: CONTENDER_KEYS.filter((k) => contenders.includes(k)),
     cli: env.BENCH_CLI !== '0',
   };

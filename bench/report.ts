@@ -168,7 +168,9 @@ function figures(options: BenchOptions): Figure[] {
       value: (r) => r.park?.rssPer1000MiB ?? null,
       cell: (r, v) =>
         `${num(v)} MiB; ${num(r.park!.heapPer1000MiB)} MiB` +
-        (r.park!.reached < r.park!.count ? ` (only ${r.park!.reached}/${r.park!.count} parked)` : ''),
+        (r.park!.reached < r.park!.count
+          ? ` (only ${r.park!.reached}/${r.park!.count} parked in ${o.parkTimeoutMs / 1000} s)`
+          : ''),
     },
     {
       name: 'residue after every rollback (rows, keys)',
@@ -179,7 +181,7 @@ function figures(options: BenchOptions): Figure[] {
       ratio: false,
     },
     {
-      name: `\`polysaga --help\` (process start to exit, best of ${o.quick ? 1 : 2})`,
+      name: `\`polysaga --help\` (process start to exit, one run)`,
       target: '—',
       value: (r) => r.cli?.helpMs ?? null,
       cell: (r, v) => `${ms(v)}${r.cli!.helpExitCode === 0 ? '' : ` (exit ${r.cli!.helpExitCode})`}`,
@@ -187,7 +189,7 @@ function figures(options: BenchOptions): Figure[] {
       only: ['polysaga'],
     },
     {
-      name: `\`polysaga status <id>\` (process start to exit, best of ${o.quick ? 1 : 2})`,
+      name: `\`polysaga status <id>\` (process start to exit, one run)`,
       target: '—',
       value: (r) => r.cli?.statusMs ?? null,
       cell: (r, v) => `${ms(v)}${r.cli!.statusExitCode === 0 ? '' : ` (exit ${r.cli!.statusExitCode})`}`,
@@ -242,13 +244,13 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(
     'History: events (activities scheduled, local-activity markers, workflow tasks completed). Memory: RSS ' +
       'delta of the bench process (workers run in it; workflow threads count in RSS only) and main-thread heap ' +
-      'delta after GC, scaled to 1000 sagas.',
+      'delta after GC, divided by the workflows in the parking worker cache and scaled to 1000.',
   );
   for (const c of cols) {
     if (c.park)
       lines.push(
-        `- parked (${c.label}): ${c.park.how}; ${c.park.reached}/${c.park.count} reached, ` +
-          `${c.park.cached} cached, ${num(c.park.secondsToPark)} s to park.`,
+        `- parked (${c.label}): ${c.park.how} ${c.park.reached}/${c.park.count} reached it in ` +
+          `${num(c.park.secondsToPark)} s; ${c.park.cached} were in the worker cache when measured.`,
       );
   }
   for (const c of cols) {

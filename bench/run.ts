@@ -68,7 +68,7 @@ function run(cmd: string, args: string[]): Promise<{ ms: number; code: number | 
   });
 }
 
-/** Wall time of `bin/polysaga --help` and `bin/polysaga status <id>`, best of `times` runs each. */
+/** Wall time of `bin/polysaga --help` and `bin/polysaga status <id>` (the best of `times` runs each). */
 async function timeCli(sagaId: string, times: number): Promise<ContenderResult['cli']> {
   const bin = fileURLToPath(new URL('../bin/polysaga', import.meta.url));
   const help: number[] = [];
@@ -157,7 +157,7 @@ async function measure(ctx: BenchContext, c: Contender, o: BenchOptions): Promis
     }
     if (c.key === 'polysaga' && o.cli && committedId !== null) {
       await phase('CLI', async () => {
-        result.cli = await timeCli(committedId, o.quick ? 1 : 2);
+        result.cli = await timeCli(committedId, 1);
       });
     }
   } finally {

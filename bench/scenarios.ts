@@ -187,7 +187,7 @@ export interface ParkResult {
   secondsToPark: number;
   rssDeltaMiB: number;
   heapDeltaMiB: number;
-  /** RSS delta scaled to 1000 parked sagas. */
+  /** RSS delta per workflow in the parking worker's cache, times 1000. */
   rssPer1000MiB: number;
   heapPer1000MiB: number;
   how: string;
@@ -207,10 +207,26 @@ async function settle(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/** RSS and heap after GC: the lowest of three samples 200 ms apart (allocators return memory lazily). */
+async function sampleMemory(): Promise<{ rss: number; heapUsed: number }> {
+  let rss = Infinity;
+  let heapUsed = Infinity;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await settle(200);
+    const m = process.memoryUsage();
+    rss = Math.min(rss, m.rss);
+    heapUsed = Math.min(heapUsed, m.heapUsed);
+  }
+  return { rss, heapUsed };
+}
+
 /**
  * Parks `count` sagas on the contender's parking worker (in this process), waits until they
  * all reached their parked state (bounded by `timeoutMs`), and measures the RSS and heap
- * delta against the moment before the first start (after GC). Then terminates them all.
+ * delta (after GC) against the moment before the first of them started. One saga is parked
+ * before that moment so that the workflow bundle, the workflow threads and the connections
+ * of the parking worker are not counted. Then terminates them all.
  */
 export async function parkAndMeasure(
   c: Contender,
@@ -220,11 +236,16 @@ export async function parkAndMeasure(
 ): Promise<ParkResult> {
   const parking = c.parking!;
   await parking.prepare(count);
+  const warmKey = keyOf(count);
   const keys = Array.from({ length: count }, (_, i) => keyOf(i));
   try {
-    await settle(1000);
-    gc();
-    const before = process.memoryUsage();
+    await parking.start(warmKey);
+    const warmDeadline = performance.now() + 60_000;
+    while (parking.reached() < 1 && performance.now() < warmDeadline) await settle(100);
+    await settle(2000);
+    const before = await sampleMemory();
+    const cachedBefore = parking.cached();
+    const reachedBefore = parking.reached();
     const t0 = performance.now();
     const starts = await mapLimit(keys, 50, (k) => parking.start(k));
     const failed = starts.filter((s) => s.status === 'rejected');
@@ -233,26 +254,26 @@ export async function parkAndMeasure(
       throw new Error(`${failed.length} parked sagas did not start: ${message(first)}`);
     }
     const deadline = t0 + timeoutMs;
-    while (parking.reached() < count && performance.now() < deadline) await settle(250);
+    while (parking.reached() - reachedBefore < count && performance.now() < deadline) await settle(250);
     const secondsToPark = (performance.now() - t0) / 1000;
-    await settle(1000);
-    gc();
-    const after = process.memoryUsage();
+    await settle(2000);
+    const after = await sampleMemory();
+    const cached = parking.cached() - cachedBefore;
     const mib = (b: number) => b / 1024 / 1024;
     const rssDeltaMiB = mib(after.rss - before.rss);
     const heapDeltaMiB = mib(after.heapUsed - before.heapUsed);
     return {
       count,
-      reached: parking.reached(),
-      cached: parking.cached(),
+      reached: parking.reached() - reachedBefore,
+      cached,
       secondsToPark,
       rssDeltaMiB,
       heapDeltaMiB,
-      rssPer1000MiB: (rssDeltaMiB * 1000) / count,
-      heapPer1000MiB: (heapDeltaMiB * 1000) / count,
+      rssPer1000MiB: (rssDeltaMiB * 1000) / Math.max(1, cached),
+      heapPer1000MiB: (heapDeltaMiB * 1000) / Math.max(1, cached),
       how: parking.how,
     };
   } finally {
-    await parking.release(keys);
+    await parking.release([warmKey, ...keys]);
   }
 }
