@@ -180,8 +180,11 @@ async function cleanUp(ctx: BenchContext): Promise<void> {
   }
   await ctx.pool.query(`DROP TABLE IF EXISTS ${ctx.table}`);
   let deleted = 0;
-  for await (const keys of ctx.redis.scanIterator({ MATCH: `bench:${ctx.runId}:*`, COUNT: 500 })) {
-    if (keys.length > 0) deleted += await ctx.redis.del(keys);
+  // The keys the sagas wrote, and the idempotency records polysaga's kv backend keeps beside them.
+  for (const match of [`bench:${ctx.runId}:*`, `*:idem:${prefix}*`]) {
+    for await (const keys of ctx.redis.scanIterator({ MATCH: match, COUNT: 1000 })) {
+      if (keys.length > 0) deleted += await ctx.redis.del(keys);
+    }
   }
   // The audit trail and idempotency records of the bench's own sagas (LIKE: runId is hex).
   for (const [table, column] of [
