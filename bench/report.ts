@@ -244,7 +244,8 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(
     'History: events (activities scheduled, local-activity markers, workflow tasks completed). Memory: RSS ' +
       'delta of the bench process (workers run in it; workflow threads count in RSS only) and main-thread heap ' +
-      'delta after GC, divided by the workflows in the parking worker cache and scaled to 1000.',
+      'delta after GC, divided by the workflows in the parking worker cache and scaled to 1000. The RSS holds garbage that the ' +
+      'workflow threads have not collected yet (the bench can force GC on the main thread only), so it varies by up to 2× between runs.',
   );
   for (const c of cols) {
     if (c.park)
