@@ -54,7 +54,7 @@ export default tseslint.config(
   {
     // Workflow code is replayed: it must be deterministic. No Node built-ins, no drivers,
     // no environment, no wall clock or randomness outside Temporal's APIs.
-    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts', 'bench/bare/workflows.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,117 +1,253 @@
 /**
- * Benchmarks (not timed tests): what a multi-store write costs as a polysaga saga, measured in
- * one run against the real servers of the local stack, reported as ratios.
+ * `npm run bench`: the same 4-write saga (3 PostgreSQL rows + 1 Redis key) measured in one run
+ * on the local stack for the writes called directly, a bare Temporal saga in the style of
+ * Temporal's saga sample (bench/bare), polysaga, and polysaga's fast mode (n/a when the build
+ * does not have it), each figure printed with its target from issue 8 and its ratio to bare
+ * Temporal. Not a test: nothing is asserted.
  *
- *   direct      the same three writes (PostgreSQL row, Neo4j node, Redis key) with the drivers, no saga
- *   saga        the writes as a committed saga on an in-process worker (Temporal dev server)
- *   rollback    the same saga failing at its last step: two writes, then both undone
- *   concurrent  SAGAS sagas started at once (throughput)
+ * Per contender: p50/p95/p99 with one saga in flight, 3-undo rollback p50 with the residue
+ * after every rollback, sagas/s in waves at 50 and 500 in flight (errors and timeouts), history
+ * events of a committed and a rolled-back saga, worker memory per 1000 parked sagas; and the
+ * time of `polysaga --help` and `polysaga status <id>`.
  *
- * Run: npm run bench  (brings the stack up first). Env: BENCH_SAGAS (default 30).
- * Writes bench/reports/latest.json.
+ * Knobs (bench/options.ts): BENCH_QUICK=1 (smoke run), BENCH_SAGAS, BENCH_ROLLBACKS,
+ * BENCH_IN_FLIGHT, BENCH_WAVE_SAGAS, BENCH_WAVE_TIMEOUT_S, BENCH_PARK, BENCH_CONTENDERS, BENCH_CLI.
+ * Writes bench/reports/latest.json and bench/reports/latest.md. Cleans up what it created: the
+ * bench table, the Redis keys, running workflows, and the audit and idempotency rows of its sagas.
  */
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { connectTemporalClient, SagaClient } from '../src/client/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { createPgPool } from '../src/adapters/postgres.js';
+import { createRedisClient } from '../src/adapters/redis.js';
+import { connectTemporalClient } from '../src/client/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { createSagaWorker } from '../src/workers/index.js';
+import {
+  bareContender,
+  directContender,
+  polysagaContender,
+  terminateAll,
+  type BenchContext,
+  type Contender,
+} from './contenders.js';
+import { readBenchOptions, type BenchOptions } from './options.js';
+import { renderMarkdown, type BenchReport, type ContenderResult } from './report.js';
+import { historyStats, parkAndMeasure, residueOf, sequential, wave } from './scenarios.js';
 
-const N = Number(process.env.BENCH_SAGAS ?? 30);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const started = performance.now();
+const options = readBenchOptions();
 const config = loadConfig();
 const runId = randomUUID().slice(0, 8);
-const table = `bench_${runId}`;
-const taskQueue = `polysaga-bench-${runId}`;
 
-// Saga logs (a rolled-back saga logs at ERROR) would drown the report; keep the SDK's own errors.
+// Workflow logs (rolled-back sagas log at ERROR) and the core's warnings about activities of
+// terminated workflows would drown the report; keep the SDK's own errors.
 const sdkErrors = new DefaultLogger('ERROR');
 Runtime.install({
   logger: new DefaultLogger('ERROR', (e) => {
     if (e.meta?.sdkComponent !== 'workflow') sdkErrors.log(e.level, e.message, e.meta);
   }),
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) } },
 });
-const worker = await createSagaWorker({ config, taskQueue });
-const running = worker.run();
-const { client: temporal, connection } = await connectTemporalClient(config, { pool: worker.resources.pool });
-const sagas = new SagaClient({ client: temporal, taskQueue });
-const { pool, neo4j, redis } = worker.resources;
-await pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, v int)`);
 
-function definition(id: string, failLast: boolean) {
+function progress(msg: string): void {
+  const s = ((performance.now() - started) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[bench ${s}s] ${msg}\n`);
+}
+
+function run(cmd: string, args: string[]): Promise<{ ms: number; code: number | null }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd: root, env: process.env, timeout: 60_000 }, (err) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ ms: performance.now() - t0, code });
+    });
+  });
+}
+
+/** Wall time of `bin/polysaga --help` and `bin/polysaga status <id>` (the best of `times` runs each). */
+async function timeCli(sagaId: string, times: number): Promise<ContenderResult['cli']> {
+  const bin = fileURLToPath(new URL('../bin/polysaga', import.meta.url));
+  const help: number[] = [];
+  const status: number[] = [];
+  let helpExitCode: number | null = 0;
+  let statusExitCode: number | null = 0;
+  for (let i = 0; i < times; i++) {
+    const h = await run(bin, ['--help']);
+    help.push(h.ms);
+    if (h.code !== 0) helpExitCode = h.code;
+    const s = await run(bin, ['status', sagaId]);
+    status.push(s.ms);
+    if (s.code !== 0) statusExitCode = s.code;
+  }
   return {
-    name: 'bench',
-    sagaId: `bench-${id}`,
-    steps: [
-      { id: 'row', backend: 'postgres', operation: 'insert', payload: { table, values: { id, v: 1 } } },
-      {
-        id: 'node',
-        backend: 'neo4j',
-        operation: 'create_node',
-        payload: { labels: ['BenchDoc'], properties: { id } },
-        compensation: 'graph_delete_node',
-      },
-      {
-        id: 'key',
-        backend: failLast ? 'postgres' : 'kv',
-        operation: failLast ? 'insert' : 'set',
-        // The failing variant inserts the same row again: a permanent constraint violation.
-        payload: failLast ? { table, values: { id, v: 2 } } : { key: `bench:${id}`, value: 'v' },
-      },
-    ],
+    runs: times,
+    helpMs: Math.min(...help),
+    statusMs: Math.min(...status),
+    helpExitCode,
+    statusExitCode,
   };
 }
 
-async function time(label: string, fn: (i: number) => Promise<void>, n = N): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await fn(i);
-  const ms = (performance.now() - t0) / n;
-  console.log(`${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms per write-set (n=${n})`);
-  return ms;
+/** Every scenario for one contender; a scenario that throws is recorded, the others still run. */
+async function measure(ctx: BenchContext, c: Contender, o: BenchOptions): Promise<ContenderResult> {
+  const result: ContenderResult = { key: c.key, label: c.label, unsupported: null, waves: [], failures: [] };
+  const key = (scenario: string) => (i: number) => `bench-${ctx.runId}-${c.key}-${scenario}-${i}`;
+  const phase = async (name: string, fn: () => Promise<void>) => {
+    progress(`${c.key}: ${name}`);
+    try {
+      await fn();
+    } catch (err) {
+      result.failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
+  await c.setup();
+  result.unsupported = c.unsupported;
+  if (c.unsupported !== null) return result;
+  try {
+    // Warm-up (first workflow task, bundle caches, connections): not measured.
+    await phase('warm-up', async () => {
+      await c.run(key('warm')(0), false);
+      await c.run(key('warm')(1), true);
+    });
+    let lastCommitted: string | undefined;
+    let lastRolledBack: string | undefined;
+    await phase(`${o.sagas} committed, one in flight`, async () => {
+      const r = await sequential(c, o.sagas, false, key('seq'));
+      result.latency = { summary: r.latency, errors: r.errors };
+      lastCommitted = r.keys.at(-1);
+    });
+    await phase(`${o.rollbacks} rolled back, one in flight`, async () => {
+      const residue = { rows: 0, keys: 0, sagas: 0 };
+      const r = await sequential(c, o.rollbacks, true, key('rb'), async (k) => {
+        const one = await residueOf(ctx, k);
+        residue.rows += one.rows;
+        residue.keys += one.keys;
+        residue.sagas += 1;
+      });
+      result.rollback = { summary: r.latency, errors: r.errors };
+      result.residue = residue;
+      lastRolledBack = r.keys.at(-1);
+    });
+    const id = (k: string | undefined) => (k === undefined ? null : c.workflowId(k));
+    const committedId = id(lastCommitted);
+    const rolledBackId = id(lastRolledBack);
+    if (committedId !== null || rolledBackId !== null) {
+      await phase('history', async () => {
+        result.history = {
+          committed: committedId ? await historyStats(ctx.client, committedId) : null,
+          rolledBack: rolledBackId ? await historyStats(ctx.client, rolledBackId) : null,
+        };
+      });
+    }
+    for (const level of o.inFlight) {
+      await phase(`wave at ${level} in flight`, async () => {
+        result.waves.push(
+          await wave(c, ctx.client, level, Math.max(level, o.waveSagas), o.waveTimeoutMs, key(`w${level}`)),
+        );
+      });
+    }
+    if (c.parking && o.park > 0) {
+      await phase(`${o.park} parked`, async () => {
+        result.park = await parkAndMeasure(c, o.park, o.parkTimeoutMs, key('park'));
+      });
+    }
+    if (c.key === 'polysaga' && o.cli && committedId !== null) {
+      await phase('CLI', async () => {
+        result.cli = await timeCli(committedId, 1);
+      });
+    }
+  } finally {
+    await c.teardown();
+  }
+  return result;
 }
 
+/** Closes every workflow, row and key of this run that could still be around. */
+async function cleanUp(ctx: BenchContext): Promise<void> {
+  const prefix = `bench-${ctx.runId}-`;
+  const query = `ExecutionStatus = "Running" AND WorkflowId STARTS_WITH "${prefix}"`;
+  try {
+    const running: string[] = [];
+    for await (const wf of ctx.client.workflow.list({ query })) running.push(wf.workflowId);
+    await terminateAll(ctx.client, running, 'bench: clean-up');
+    if (running.length > 0) progress(`terminated ${running.length} leftover workflows`);
+  } catch (err) {
+    progress(`could not list leftover workflows: ${(err as Error).message}`);
+  }
+  await ctx.pool.query(`DROP TABLE IF EXISTS ${ctx.table}`);
+  let deleted = 0;
+  // The keys the sagas wrote, and the idempotency records polysaga's kv backend keeps beside them.
+  for (const match of [`bench:${ctx.runId}:*`, `*:idem:${prefix}*`]) {
+    for await (const keys of ctx.redis.scanIterator({ MATCH: match, COUNT: 1000 })) {
+      if (keys.length > 0) deleted += await ctx.redis.del(keys);
+    }
+  }
+  // The audit trail and idempotency records of the bench's own sagas (LIKE: runId is hex).
+  for (const [table, column] of [
+    ['uds3_saga_events', 'saga_id'],
+    ['polysaga_idempotency', 'key'],
+  ] as const) {
+    try {
+      await ctx.pool.query(`DELETE FROM ${table} WHERE ${column} LIKE $1`, [`${prefix}%`]);
+    } catch (err) {
+      progress(`could not clean ${table}: ${(err as Error).message}`);
+    }
+  }
+  progress(`cleaned up: table ${ctx.table} dropped, ${deleted} Redis keys deleted`);
+}
+
+function commit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const { client, close: closeClient } = await connectTemporalClient(config);
+const ctx: BenchContext = {
+  runId,
+  table: `bench_${runId}`,
+  config,
+  client,
+  pool: createPgPool(config.postgres),
+  redis: await createRedisClient(config.redis.url),
+};
+const host = { cpus: cpus().length, loadAverage: loadavg() };
+const results: ContenderResult[] = [];
 try {
-  // Warm-up: first workflow task and connections.
-  await sagas.executeSaga(definition(`warm-${runId}`, false));
-
-  const direct = await time('direct driver writes', async (i) => {
-    const id = `d-${runId}-${i}`;
-    await pool.query(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [id]);
-    await neo4j.executeQuery('CREATE (:BenchDoc {id: $id})', { id });
-    await redis.set(`bench:${id}`, 'v');
-  });
-  const saga = await time('saga, committed', async (i) => {
-    const r = await sagas.executeSaga(definition(`s-${runId}-${i}`, false));
-    if (r.status.state !== 'COMMITTED') throw new Error(`saga ended ${r.status.state}`);
-  });
-  const rollback = await time('saga, rolled back', async (i) => {
-    const r = await sagas.executeSaga(definition(`r-${runId}-${i}`, true));
-    if (r.status.state !== 'ROLLED_BACK') throw new Error(`saga ended ${r.status.state}`);
-  });
-  const t0 = performance.now();
-  const results = await Promise.all(
-    Array.from({ length: N }, (_, i) => sagas.executeSaga(definition(`c-${runId}-${i}`, false))),
-  );
-  const concurrentMs = performance.now() - t0;
-  const committed = results.filter((r) => r.status.state === 'COMMITTED').length;
-  const throughput = (N / concurrentMs) * 1000;
-  console.log(
-    `${'saga, concurrent'.padEnd(28)} ${throughput.toFixed(1).padStart(8)} sagas/s (${committed}/${N} committed)`,
-  );
-
-  const report = {
-    date: new Date().toISOString(),
-    sagas: N,
-    msPerWriteSet: { direct, saga, rollback },
-    ratios: { sagaOverDirect: saga / direct, rollbackOverCommit: rollback / saga },
-    concurrent: { sagasPerSecond: throughput, committed },
+  await ctx.pool.query(`CREATE TABLE ${ctx.table} (id text PRIMARY KEY, saga text NOT NULL, v int)`);
+  await ctx.pool.query(`CREATE INDEX ON ${ctx.table} (saga)`);
+  const make: Record<string, () => Contender> = {
+    direct: () => directContender(ctx),
+    bare: () => bareContender(ctx),
+    polysaga: () => polysagaContender(ctx, false),
+    fast: () => polysagaContender(ctx, true),
   };
-  console.log(`\nratio saga / direct          ${report.ratios.sagaOverDirect.toFixed(1)}x`);
-  console.log(`ratio rollback / commit      ${report.ratios.rollbackOverCommit.toFixed(2)}x`);
-  writeFileSync(new URL('reports/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+  for (const k of options.contenders) results.push(await measure(ctx, make[k]!(), options));
 } finally {
-  await pool.query(`DROP TABLE IF EXISTS ${table}`);
-  await neo4j.executeQuery('MATCH (n:BenchDoc) DETACH DELETE n');
-  await connection.close();
-  await worker.shutdown();
-  await running.catch(() => undefined);
+  await cleanUp(ctx).catch((err: unknown) => progress(`clean-up failed: ${(err as Error).message}`));
+  await ctx.pool.end();
+  await ctx.redis.quit().catch(() => undefined);
+  await closeClient();
 }
+
+const report: BenchReport = {
+  date: new Date().toISOString(),
+  commit: commit(),
+  host,
+  options,
+  seconds: (performance.now() - started) / 1000,
+  contenders: results,
+};
+const markdown = renderMarkdown(report);
+const reports = new URL('reports/', import.meta.url);
+mkdirSync(reports, { recursive: true });
+writeFileSync(new URL('latest.json', reports), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(new URL('latest.md', reports), markdown);
+process.stdout.write(`\n${markdown}`);
+process.stdout.write('\nwritten: bench/reports/latest.json, bench/reports/latest.md\n');
