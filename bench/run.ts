@@ -208,7 +208,8 @@ function commit(): string | null {
   }
 }
 
-const { client, close: closeClient } = await connectTemporalClient(config);
+const temporal = await connectTemporalClient(config);
+const { client } = temporal;
 const ctx: BenchContext = {
   runId,
   table: `bench_${runId}`,
@@ -233,7 +234,7 @@ try {
   await cleanUp(ctx).catch((err: unknown) => progress(`clean-up failed: ${(err as Error).message}`));
   await ctx.pool.end();
   await ctx.redis.quit().catch(() => undefined);
-  await closeClient();
+  await temporal.close();
 }
 
 const report: BenchReport = {
