@@ -7,6 +7,14 @@
  */
 import type { NormalizedStep } from './definition.js';
 
+/**
+ * The default idempotency key of a step: `<sagaId>:<stepId>`. (Here rather than beside the zod
+ * schema in `definition.ts`: the workflow bundle must not evaluate zod for every saga.)
+ */
+export function defaultIdempotencyKey(sagaId: string, stepId: string): string {
+  return `${sagaId}:${stepId}`;
+}
+
 /** A JSON value as it travels through Temporal payloads. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

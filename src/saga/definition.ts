@@ -130,7 +130,5 @@ export interface NormalizedDefinition {
   steps: NormalizedStep[];
 }
 
-/** The default idempotency key of a step: `<sagaId>:<stepId>`. */
-export function defaultIdempotencyKey(sagaId: string, stepId: string): string {
-  return `${sagaId}:${stepId}`;
-}
+// Kept in the zod-free contracts module so that workflow code can use it without bundling zod.
+export { defaultIdempotencyKey } from './contracts.js';

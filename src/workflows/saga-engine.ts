@@ -48,13 +48,12 @@ import type {
   StepKind,
   TransitionAudit,
 } from '../saga/contracts.js';
-import { AUDIT_RECORDED_DETAIL, FailureTypes } from '../saga/contracts.js';
-import {
-  defaultIdempotencyKey,
-  type CompensationMode,
-  type NormalizedDefinition,
-  type NormalizedStep,
-  type RetryOverride,
+import { AUDIT_RECORDED_DETAIL, defaultIdempotencyKey, FailureTypes } from '../saga/contracts.js';
+import type {
+  CompensationMode,
+  NormalizedDefinition,
+  NormalizedStep,
+  RetryOverride,
 } from '../saga/definition.js';
 import { lockWorkflowId } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
