@@ -17,7 +17,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
@@ -93,6 +93,38 @@ async function timeCli(sagaId: string, times: number): Promise<ContenderResult['
 }
 
 /** Every scenario for one contender; a scenario that throws is recorded, the others still run. */
+/** Busy share of all CPUs over `ms` (from /proc/stat), or null where there is none. */
+async function cpuBusy(ms: number): Promise<number | null> {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  try {
+    const a = read();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = read();
+    return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until the machine is quiet (under 25% busy for a second, at most 60 s) so that one
+ * contender's clean-up (1000 terminated workflows, vacuum) does not slow the next one down.
+ */
+async function settle(): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const busy = await cpuBusy(1000);
+    if (busy === null || busy < 0.25 || performance.now() > deadline) {
+      progress(`settled (CPU ${busy === null ? 'n/a' : `${Math.round(busy * 100)}% busy`})`);
+      return;
+    }
+  }
+}
+
 async function measure(ctx: BenchContext, c: Contender, o: BenchOptions): Promise<ContenderResult> {
   const result: ContenderResult = { key: c.key, label: c.label, unsupported: null, waves: [], failures: [] };
   const key = (scenario: string) => (i: number) => `bench-${ctx.runId}-${c.key}-${scenario}-${i}`;
@@ -229,7 +261,10 @@ try {
     polysaga: () => polysagaContender(ctx, false),
     fast: () => polysagaContender(ctx, true),
   };
-  for (const k of options.contenders) results.push(await measure(ctx, make[k]!(), options));
+  for (const k of options.contenders) {
+    await settle();
+    results.push(await measure(ctx, make[k]!(), options));
+  }
 } finally {
   await cleanUp(ctx).catch((err: unknown) => progress(`clean-up failed: ${(err as Error).message}`));
   await ctx.pool.end();
