@@ -56,6 +56,23 @@ function isFinal(err: unknown, attempt: number, audit: TransitionAudit, extraTyp
   return audit.maximumAttempts !== undefined && attempt >= audit.maximumAttempts;
 }
 
+/** The compensation's name as the workflow recorded it in COMPENSATION_STARTED. */
+function compensationName(audit: TransitionAudit): string {
+  const name = audit.start.payload?.compensation;
+  return typeof name === 'string' ? name : 'compensation';
+}
+
+/** Logs through the activity's logger (it adds the activity's metadata); silent outside an activity. */
+function log(level: 'info' | 'warn', message: string, meta: Record<string, unknown>): void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return;
+  }
+  ctx.log[level](`[${String(meta.sagaId)}] ${message}`, meta);
+}
+
 /** The activity's attempt (1-based), or 1 when called outside an activity. */
 function activityInfo(): { attempt: number } {
   try {
@@ -87,10 +104,19 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
     effect: () => Promise<T>,
     success: (out: T) => Pick<SagaEventInput, 'status' | 'payload'>,
     failStatus: 'STEP_FAIL' | 'COMPENSATION_FAIL',
+    what: string,
     extraNonRetryable?: string[],
   ): Promise<T> {
     const { attempt } = activityInfo();
+    const meta = {
+      sagaId: audit.start.sagaId,
+      traceId: audit.start.traceId,
+      sagaName: audit.start.sagaName,
+      stepId: audit.start.stepId,
+      attempt,
+    };
     await write([...audit.before, { ...audit.start, attempt }]);
+    log('info', `${what} started`, meta);
     const started = Date.now();
     const outcome = (fields: Pick<SagaEventInput, 'status' | 'payload' | 'error'>): SagaEventInput => {
       const { payload: _startPayload, ...base } = audit.start;
@@ -111,6 +137,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
       });
     }
     await write([outcome(success(out))]);
+    log('info', `${what} succeeded`, { ...meta, durationMs: Date.now() - started });
     return out;
   }
 
@@ -137,6 +164,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
           payload: stepSuccessPayload(entryForStep(step, result), { result }),
         }),
         'STEP_FAIL',
+        `step ${step.id} (${step.backend}.${step.operation})`,
         step.retry?.nonRetryableErrorTypes,
       );
     },
@@ -151,6 +179,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
           payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
         }),
         'COMPENSATION_FAIL',
+        `rollback of step ${input.stepId} (${compensationName(audit)})`,
       );
     },
 

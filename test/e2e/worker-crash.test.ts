@@ -1,7 +1,8 @@
 /**
- * Fault: the worker process is killed (SIGKILL) while a step's remote call is in flight. A new
- * worker picks the saga up: the step is retried with the same idempotency key, the saga
- * commits, and the audit trail still has exactly one row per transition.
+ * Fault: the worker process is killed (SIGKILL) while a step's remote call is in flight, and
+ * while a compensation's remote call is in flight. A new worker picks the saga up: the step or
+ * compensation runs again with the same idempotency key, the saga ends COMMITTED or ROLLED_BACK,
+ * and the audit trail still has exactly one row per transition.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,23 +21,32 @@ const config = loadConfig();
 const run = randomUUID().slice(0, 8);
 const table = `e2e_crash_${run}`;
 const sagaId = `e2e-crash-${run}`;
-const requests: { idempotencyKey: string | undefined }[] = [];
+const requests: { method: string | undefined; idempotencyKey: string | undefined }[] = [];
 let holdFirst: (() => void) | undefined;
 let firstArrived: Promise<void>;
+let arrived!: () => void;
+/** The first request with this method hangs (the worker dies while waiting); later ones answer. */
+let holdMethod = 'POST';
+function holdNext(method: string): void {
+  holdMethod = method;
+  holdFirst = undefined;
+  firstArrived = new Promise((r) => (arrived = r));
+}
 let server: Server;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  let arrived!: () => void;
-  firstArrived = new Promise((r) => (arrived = r));
-  // A service whose first call hangs (the worker will die while waiting); later calls answer.
+  holdNext('POST');
   server = createServer((req: IncomingMessage, res) => {
-    requests.push({ idempotencyKey: req.headers['idempotency-key'] as string | undefined });
+    requests.push({
+      method: req.method,
+      idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+    });
     const answer = () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true }));
     };
-    if (requests.length === 1) {
+    if (req.method === holdMethod && holdFirst === undefined) {
       holdFirst = answer;
       arrived();
     } else answer();
@@ -108,8 +118,9 @@ describe('worker killed mid-step', () => {
     }
 
     // The remote call was retried with the same idempotency key; the row exists once.
-    expect(requests.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(requests.map((r) => r.idempotencyKey))).toEqual(new Set([`${sagaId}:call`]));
+    const posts = requests.filter((r) => r.method === 'POST');
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(posts.map((r) => r.idempotencyKey))).toEqual(new Set([`${sagaId}:call`]));
     const rows = await pool.query(`SELECT id FROM ${table}`);
     expect(rows.rows).toEqual([{ id: run }]);
 
@@ -125,6 +136,92 @@ describe('worker killed mid-step', () => {
       'STEP_PENDING:call',
       'STEP_SUCCESS:call',
       'SAGA_COMMITTED',
+    ]);
+    const check = checkEventSequence(
+      trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
+    );
+    expect(check.errors).toEqual([]);
+  });
+});
+
+describe('worker killed mid-compensation', () => {
+  it('the unwind resumes on a new worker: each undo once per key, one row per transition, ROLLED_BACK', async () => {
+    const id = `${sagaId}-comp`;
+    holdNext('DELETE');
+    const port = (server.address() as AddressInfo).port;
+    const env = {
+      TEMPORAL_TASK_QUEUE: `polysaga-e2e-crash-comp-${run}`,
+      HTTP_SERVICES: JSON.stringify({ slow: { url: `http://127.0.0.1:${port}`, timeout: '4s' } }),
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'polysaga-crash-comp-'));
+    const file = join(dir, 'saga.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'e2e-crash',
+        sagaId: id,
+        steps: [
+          { id: 'row', backend: 'postgres', operation: 'insert', payload: { table, values: { id } } },
+          {
+            id: 'call',
+            backend: 'http',
+            operation: 'request',
+            payload: { service: 'slow', method: 'POST', path: '/work', body: { id } },
+            // The undo hangs on its first try: the worker is killed during it.
+            compensation: {
+              operation: 'request',
+              payload: { service: 'slow', method: 'DELETE', path: '/work' },
+            },
+          },
+          // A duplicate row: a permanent failure, so the saga unwinds.
+          { id: 'dup', backend: 'postgres', operation: 'insert', payload: { table, values: { id } } },
+        ],
+      }),
+    );
+
+    const first = await startWorker(env);
+    const started = await polysaga(['start', file, '--json'], env);
+    expect(started.code, started.stderr).toBe(0);
+    await firstArrived;
+    first.child.kill('SIGKILL');
+    await first.stop();
+
+    const second = await startWorker(env);
+    try {
+      let state = '';
+      for (let i = 0; i < 90 && state !== 'ROLLED_BACK'; i++) {
+        const s = await polysaga(['status', id, '--json'], env);
+        if (s.code === 0) state = (JSON.parse(s.stdout) as { state: string }).state;
+        if (state !== 'ROLLED_BACK') await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(state).toBe('ROLLED_BACK');
+    } finally {
+      await second.stop();
+    }
+
+    // The undo ran again with its own idempotency key; the row is gone.
+    const deletes = requests.filter((r) => r.method === 'DELETE');
+    expect(deletes.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(deletes.map((r) => r.idempotencyKey))).toEqual(new Set([`${id}:call:compensation`]));
+    expect((await pool.query(`SELECT id FROM ${table} WHERE id = $1`, [id])).rows).toEqual([]);
+
+    const trail = await pool.query<{ seq: number; status: EventStatus; step_id: string | null }>(
+      'SELECT seq, status, step_id FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
+      [id],
+    );
+    expect(trail.rows.map((r) => `${r.status}${r.step_id ? `:${r.step_id}` : ''}`)).toEqual([
+      'SAGA_STARTED',
+      'STEP_PENDING:row',
+      'STEP_SUCCESS:row',
+      'STEP_PENDING:call',
+      'STEP_SUCCESS:call',
+      'STEP_PENDING:dup',
+      'STEP_FAIL:dup',
+      'COMPENSATION_STARTED:call',
+      'COMPENSATION_SUCCESS:call',
+      'COMPENSATION_STARTED:row',
+      'COMPENSATION_SUCCESS:row',
+      'SAGA_ROLLED_BACK',
     ]);
     const check = checkEventSequence(
       trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
