@@ -60,7 +60,7 @@ export interface SagaClientOptions {
   orphanedLockAfterMs?: number;
   /** Definition limits (default `DEFAULT_DEFINITION_LIMITS` of src/saga/validate.ts), field by field. */
   limits?: Partial<DefinitionLimits>;
-  /** How long {@link SagaClient.getStatus} waits for the status query before it looks for a cause (default 5 s). */
+  /** How long {@link SagaClient.getStatus} waits for the status query before it looks for a cause (default 15 s). */
   statusQueryTimeoutMs?: number;
   /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
   s3?: Config['s3'];
@@ -151,7 +151,9 @@ export class SagaClient {
     this.tuning = options.tuning;
     this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
     this.limits = options.limits;
-    this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 5000;
+    // Longer than a worker's sticky schedule-to-start timeout (10 s): after a worker dies, a query
+    // waits that long before Temporal hands it to another worker.
+    this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 15_000;
     this.s3 = options.s3;
   }
 
