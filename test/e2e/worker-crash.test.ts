@@ -64,6 +64,42 @@ afterAll(async () => {
   await pool?.end();
 });
 
+/** Starts the saga in `file` on a worker, kills that worker (SIGKILL) during the held call, starts another. */
+async function crashDuringHeldCall(file: string, env: Record<string, string>) {
+  const first = await startWorker(env);
+  const started = await polysaga(['start', file, '--json'], env);
+  expect(started.code, started.stderr).toBe(0);
+  await firstArrived;
+  first.child.kill('SIGKILL');
+  await first.stop();
+  return startWorker(env);
+}
+
+/** Polls `polysaga status` until the saga is in `state` (or the tries run out); returns the last state. */
+async function waitForState(id: string, env: Record<string, string>, state: string, tries: number) {
+  let last = '';
+  for (let i = 0; i < tries && last !== state; i++) {
+    const s = await polysaga(['status', id, '--json'], env);
+    if (s.code === 0) last = (JSON.parse(s.stdout) as { state: string }).state;
+    if (last !== state) await new Promise((r) => setTimeout(r, 1000));
+  }
+  return last;
+}
+
+/** The saga's audit trail as `STATUS:step` lines, checked to be a valid sequence. */
+async function trailOf(id: string): Promise<string[]> {
+  const trail = await pool.query<{ seq: number; status: EventStatus; step_id: string | null }>(
+    'SELECT seq, status, step_id FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
+    [id],
+  );
+  expect(trail.rows.map((r) => r.seq)).toEqual(trail.rows.map((_, i) => i + 1));
+  const check = checkEventSequence(
+    trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
+  );
+  expect(check.errors).toEqual([]);
+  return trail.rows.map((r) => `${r.status}${r.step_id ? `:${r.step_id}` : ''}`);
+}
+
 describe('worker killed mid-step', () => {
   it('resumes on a new worker: one effect, one row per transition, COMMITTED', async () => {
     const port = (server.address() as AddressInfo).port;
@@ -94,25 +130,12 @@ describe('worker killed mid-step', () => {
       }),
     );
 
-    const first = await startWorker(env);
-    const started = await polysaga(['start', file, '--json'], env);
-    expect(started.code, started.stderr).toBe(0);
-    await firstArrived;
-    first.child.kill('SIGKILL');
-    await first.stop();
-
-    const second = await startWorker(env);
+    const second = await crashDuringHeldCall(file, env);
     try {
       const status = await polysaga(['status', sagaId, '--json'], env);
       expect(status.code, status.stderr).toBe(0);
       // Wait for the saga to finish on the new worker.
-      let state = '';
-      for (let i = 0; i < 60 && state !== 'COMMITTED'; i++) {
-        const s = await polysaga(['status', sagaId, '--json'], env);
-        state = (JSON.parse(s.stdout) as { state: string }).state;
-        if (state !== 'COMMITTED') await new Promise((r) => setTimeout(r, 1000));
-      }
-      expect(state).toBe('COMMITTED');
+      expect(await waitForState(sagaId, env, 'COMMITTED', 60)).toBe('COMMITTED');
     } finally {
       await second.stop();
     }
@@ -124,12 +147,7 @@ describe('worker killed mid-step', () => {
     const rows = await pool.query(`SELECT id FROM ${table}`);
     expect(rows.rows).toEqual([{ id: run }]);
 
-    const trail = await pool.query<{ seq: number; status: EventStatus; step_id: string | null }>(
-      'SELECT seq, status, step_id FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
-      [sagaId],
-    );
-    expect(trail.rows.map((r) => r.seq)).toEqual(trail.rows.map((_, i) => i + 1));
-    expect(trail.rows.map((r) => `${r.status}${r.step_id ? `:${r.step_id}` : ''}`)).toEqual([
+    expect(await trailOf(sagaId)).toEqual([
       'SAGA_STARTED',
       'STEP_PENDING:row',
       'STEP_SUCCESS:row',
@@ -137,10 +155,6 @@ describe('worker killed mid-step', () => {
       'STEP_SUCCESS:call',
       'SAGA_COMMITTED',
     ]);
-    const check = checkEventSequence(
-      trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
-    );
-    expect(check.errors).toEqual([]);
   });
 });
 
@@ -179,22 +193,9 @@ describe('worker killed mid-compensation', () => {
       }),
     );
 
-    const first = await startWorker(env);
-    const started = await polysaga(['start', file, '--json'], env);
-    expect(started.code, started.stderr).toBe(0);
-    await firstArrived;
-    first.child.kill('SIGKILL');
-    await first.stop();
-
-    const second = await startWorker(env);
+    const second = await crashDuringHeldCall(file, env);
     try {
-      let state = '';
-      for (let i = 0; i < 90 && state !== 'ROLLED_BACK'; i++) {
-        const s = await polysaga(['status', id, '--json'], env);
-        if (s.code === 0) state = (JSON.parse(s.stdout) as { state: string }).state;
-        if (state !== 'ROLLED_BACK') await new Promise((r) => setTimeout(r, 1000));
-      }
-      expect(state).toBe('ROLLED_BACK');
+      expect(await waitForState(id, env, 'ROLLED_BACK', 90)).toBe('ROLLED_BACK');
     } finally {
       await second.stop();
     }
@@ -205,11 +206,7 @@ describe('worker killed mid-compensation', () => {
     expect(new Set(deletes.map((r) => r.idempotencyKey))).toEqual(new Set([`${id}:call:compensation`]));
     expect((await pool.query(`SELECT id FROM ${table} WHERE id = $1`, [id])).rows).toEqual([]);
 
-    const trail = await pool.query<{ seq: number; status: EventStatus; step_id: string | null }>(
-      'SELECT seq, status, step_id FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
-      [id],
-    );
-    expect(trail.rows.map((r) => `${r.status}${r.step_id ? `:${r.step_id}` : ''}`)).toEqual([
+    expect(await trailOf(id)).toEqual([
       'SAGA_STARTED',
       'STEP_PENDING:row',
       'STEP_SUCCESS:row',
@@ -223,9 +220,5 @@ describe('worker killed mid-compensation', () => {
       'COMPENSATION_SUCCESS:row',
       'SAGA_ROLLED_BACK',
     ]);
-    const check = checkEventSequence(
-      trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
-    );
-    expect(check.errors).toEqual([]);
   });
 });

@@ -8,29 +8,16 @@ import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityLockedError, SagaClient, SagaStateError } from '../../src/client/index.js';
-import type { SagaDefinition } from '../../src/saga/definition.js';
 import { checkEventSequence } from '../../src/saga/states.js';
 import { startFakeSagaHarness, type FakeSagaHarness } from './env.js';
 import { testCatalog } from './catalog.js';
+import { testDefinition } from './definitions.js';
+import type { SagaDefinition } from '../../src/saga/definition.js';
 import type { Fakes } from './fakes.js';
 
 const TASK_QUEUE = `polysaga-wf-test-${randomUUID()}`;
 
-const BACKENDS = ['postgres', 'neo4j', 'vector', 's3'];
-
-function def(sagaId: string, extra: Partial<SagaDefinition> = {}, steps = 4): SagaDefinition {
-  return {
-    name: 'test-saga',
-    sagaId,
-    steps: Array.from({ length: steps }, (_, i) => ({
-      id: `s${i + 1}`,
-      backend: BACKENDS[i % BACKENDS.length]!,
-      operation: 'write',
-      payload: { n: i + 1 },
-    })),
-    ...extra,
-  };
-}
+const def = testDefinition;
 
 let env: TestWorkflowEnvironment;
 let sagas: SagaClient;
