@@ -116,7 +116,8 @@ export const AUDIT_UNAVAILABLE_BACKOFF = { initialMs: 1000, maximumMs: 30_000 };
 /** The options of a fast-mode step or compensation (a local activity) from its activity options. */
 export function localOptions(o: ActivityOptions): LocalActivityOptions {
   const local: LocalActivityOptions = {};
-  if (o.startToCloseTimeout !== undefined) local.startToCloseTimeout = o.startToCloseTimeout as string | number;
+  if (o.startToCloseTimeout !== undefined)
+    local.startToCloseTimeout = o.startToCloseTimeout as string | number;
   if (o.retry) local.retry = o.retry;
   return local;
 }
