@@ -125,8 +125,18 @@ async function settle(): Promise<void> {
   }
 }
 
-async function measure(ctx: BenchContext, c: Contender, o: BenchOptions): Promise<ContenderResult> {
-  const result: ContenderResult = { key: c.key, label: c.label, unsupported: null, waves: [], failures: [] };
+/**
+ * Measures one contender. The `timing` pass runs everything but the parked-saga memory figure;
+ * the `parking` pass (after every contender's timing pass, so that 1000 parked and then
+ * terminated workflows do not slow down the next contender's timings) adds it to `result`.
+ */
+async function measure(
+  ctx: BenchContext,
+  c: Contender,
+  o: BenchOptions,
+  pass: 'timing' | 'parking',
+  result: ContenderResult = { key: c.key, label: c.label, unsupported: null, waves: [], failures: [] },
+): Promise<ContenderResult> {
   const key = (scenario: string) => (i: number) => `bench-${ctx.runId}-${c.key}-${scenario}-${i}`;
   const phase = async (name: string, fn: () => Promise<void>) => {
     progress(`${c.key}: ${name}`);
@@ -136,9 +146,20 @@ async function measure(ctx: BenchContext, c: Contender, o: BenchOptions): Promis
       result.failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
   };
+  if (pass === 'parking' && !(c.parking && o.park > 0)) return result;
   await c.setup();
   result.unsupported = c.unsupported;
   if (c.unsupported !== null) return result;
+  if (pass === 'parking') {
+    try {
+      await phase(`${o.park} parked`, async () => {
+        result.park = await parkAndMeasure(c, o.park, o.parkTimeoutMs, key('park'));
+      });
+    } finally {
+      await c.teardown();
+    }
+    return result;
+  }
   try {
     // Warm-up (first workflow task, bundle caches, connections): not measured.
     await phase('warm-up', async () => {
@@ -180,11 +201,6 @@ async function measure(ctx: BenchContext, c: Contender, o: BenchOptions): Promis
         result.waves.push(
           await wave(c, ctx.client, level, Math.max(level, o.waveSagas), o.waveTimeoutMs, key(`w${level}`)),
         );
-      });
-    }
-    if (c.parking && o.park > 0) {
-      await phase(`${o.park} parked`, async () => {
-        result.park = await parkAndMeasure(c, o.park, o.parkTimeoutMs, key('park'));
       });
     }
     if (c.key === 'polysaga' && o.cli && committedId !== null) {
@@ -263,7 +279,11 @@ try {
   };
   for (const k of options.contenders) {
     await settle();
-    results.push(await measure(ctx, make[k]!(), options));
+    results.push(await measure(ctx, make[k]!(), options, 'timing'));
+  }
+  for (const [i, k] of options.contenders.entries()) {
+    await settle();
+    await measure(ctx, make[k]!(), options, 'parking', results[i]);
   }
 } finally {
   await cleanUp(ctx).catch((err: unknown) => progress(`clean-up failed: ${(err as Error).message}`));
