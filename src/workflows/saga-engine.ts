@@ -12,6 +12,7 @@
  * Deterministic: only @temporalio/workflow and pure src/saga code.
  */
 import {
+  type ActivityOptions,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -140,6 +141,16 @@ function auditRecorded(err: unknown): boolean {
 function auditUnavailable(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   return cause instanceof ApplicationFailure && cause.type === FailureTypes.AuditUnavailable;
+}
+
+/** The STEP_PENDING row's payload: what runs, and under which idempotency key. */
+function pendingPayload(step: NormalizedStep): JsonObject {
+  return {
+    backend: step.backend,
+    operation: step.operation,
+    kind: step.kind,
+    idempotencyKey: step.idempotencyKey,
+  };
 }
 
 /** The failure message of an activity error, with its type when there is one. */
@@ -388,21 +399,19 @@ export class SagaEngine {
     }
   }
 
-  /** The step's activity: write-ahead row, effect, outcome row (one-activity-per-step shape). */
-  private async runStepActivity(step: NormalizedStep, round: number): Promise<JsonObject> {
-    const options = stepActivityOptions(step, this.tuning);
+  /**
+   * One transition's audit rows (the queued saga rows, `start`, the outcome's seq) and the
+   * activities that run it with `options`: local activities in fast mode.
+   */
+  private transition(
+    start: SagaEventInput,
+    outcomeSeq: number,
+    options: ActivityOptions,
+  ): { audit: TransitionAudit; acts: SagaActivities } {
     const audit: TransitionAudit = {
       before: this.takeQueued(),
-      start: this.newEvent('STEP_PENDING', step.id, {
-        payload: {
-          backend: step.backend,
-          operation: step.operation,
-          kind: step.kind,
-          idempotencyKey: step.idempotencyKey,
-          ...(round > 1 ? { round } : {}),
-        },
-      }),
-      outcomeSeq: ++this.seq,
+      start,
+      outcomeSeq,
       ...(options.retry?.maximumAttempts !== undefined
         ? { maximumAttempts: options.retry.maximumAttempts }
         : {}),
@@ -410,6 +419,18 @@ export class SagaEngine {
     const acts = this.fast
       ? proxyLocalActivities<SagaActivities>(localOptions(options))
       : proxyActivities<SagaActivities>(options);
+    return { audit, acts };
+  }
+
+  /** The step's activity: write-ahead row, effect, outcome row (one-activity-per-step shape). */
+  private async runStepActivity(step: NormalizedStep, round: number): Promise<JsonObject> {
+    const { audit, acts } = this.transition(
+      this.newEvent('STEP_PENDING', step.id, {
+        payload: { ...pendingPayload(step), ...(round > 1 ? { round } : {}) },
+      }),
+      ++this.seq,
+      stepActivityOptions(step, this.tuning),
+    );
     const input = {
       sagaId: this.def.sagaId,
       sagaName: this.def.name,
@@ -475,15 +496,7 @@ export class SagaEngine {
       st.error = null;
       const started = Date.parse(st.startedAt);
       if (!this.lean)
-        await this.event('STEP_PENDING', step.id, {
-          payload: {
-            backend: step.backend,
-            operation: step.operation,
-            kind: step.kind,
-            idempotencyKey: step.idempotencyKey,
-          },
-          attempt: st.attempts,
-        });
+        await this.event('STEP_PENDING', step.id, { payload: pendingPayload(step), attempt: st.attempts });
       // Per-step progress lines come from the step activity (a log line from workflow code costs
       // a sink call per line, measured at ~2.5 ms of worker CPU); the workflow logs failures.
       try {
@@ -631,23 +644,11 @@ export class SagaEngine {
     name: string,
     seqs: TransitionSeqs,
   ): Promise<CompensateStepResult> {
-    const options = compensationActivityOptions(this.tuning);
-    const audit: TransitionAudit = {
-      before: this.takeQueued(),
-      start: this.newEvent(
-        'COMPENSATION_STARTED',
-        input.stepId,
-        { payload: { compensation: name } },
-        seqs.start,
-      ),
-      outcomeSeq: seqs.outcome,
-      ...(options.retry?.maximumAttempts !== undefined
-        ? { maximumAttempts: options.retry.maximumAttempts }
-        : {}),
-    };
-    const acts = this.fast
-      ? proxyLocalActivities<SagaActivities>(localOptions(options))
-      : proxyActivities<SagaActivities>(options);
+    const { audit, acts } = this.transition(
+      this.newEvent('COMPENSATION_STARTED', input.stepId, { payload: { compensation: name } }, seqs.start),
+      seqs.outcome,
+      compensationActivityOptions(this.tuning),
+    );
     return this.withAudit(audit, 'COMPENSATION_FAIL', () => acts.runCompensation({ ...input, audit }));
   }
 
