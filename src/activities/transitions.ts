@@ -84,9 +84,15 @@ function activityInfo(): { attempt: number } {
 
 /** Creates `runStep`, `runCompensation` and `recordEvents` over the step and audit activities. */
 export function createTransitionActivities(deps: TransitionActivityDeps): TransitionActivities {
+  /** Writes the rows in seq order (each idempotent by its seq). */
+  async function recordAll(events: SagaEventInput[]): Promise<void> {
+    for (const e of events) await deps.recordEvent(e);
+  }
+
+  /** {@link recordAll} inside a step or compensation: an unreachable table is AuditUnavailable. */
   async function write(events: SagaEventInput[]): Promise<void> {
     try {
-      for (const e of events) await deps.recordEvent(e);
+      await recordAll(events);
     } catch (err) {
       if (err instanceof ApplicationFailure && err.type === FailureTypes.InvalidPayload) throw err;
       throw ApplicationFailure.create({
@@ -183,9 +189,8 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
       );
     },
 
-    async recordEvents(events: SagaEventInput[]): Promise<void> {
-      for (const e of events) await deps.recordEvent(e);
-    },
+    // A local activity: audit errors stay retryable, so Temporal retries it until it succeeds.
+    recordEvents: recordAll,
   };
 }
 
