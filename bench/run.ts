@@ -92,7 +92,6 @@ async function timeCli(sagaId: string, times: number): Promise<ContenderResult['
   };
 }
 
-/** Every scenario for one contender; a scenario that throws is recorded, the others still run. */
 /** Busy share of all CPUs over `ms` (from /proc/stat), or null where there is none. */
 async function cpuBusy(ms: number): Promise<number | null> {
   const read = () => {
@@ -126,7 +125,8 @@ async function settle(): Promise<void> {
 }
 
 /**
- * Measures one contender. The `timing` pass runs everything but the parked-saga memory figure;
+ * Measures one contender; a scenario that throws is recorded, the others still run. The
+ * `timing` pass runs everything but the parked-saga memory figure;
  * the `parking` pass (after every contender's timing pass, so that 1000 parked and then
  * terminated workflows do not slow down the next contender's timings) adds it to `result`.
  */
