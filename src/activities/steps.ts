@@ -2,7 +2,8 @@
  * The step activities: `executeStep` and `compensateStep` of {@link SagaActivities}.
  *
  * executeStep: look up backend + operation in the catalog, validate the payload with its zod
- * schema (failure: non-retryable `polysaga.InvalidPayload`), run the backend operation with the
+ * schema (failure: non-retryable `polysaga.InvalidPayload`), check its targets against the store
+ * guard (polysaga's own objects, allowlists; failure: non-retryable `polysaga.GuardedStore`), run the backend operation with the
  * step's idempotency key, map driver errors (transient → rethrown for Temporal's retry,
  * permanent → non-retryable ApplicationFailure with a stable type).
  *
@@ -20,6 +21,7 @@ import type {
 } from '../saga/contracts.js';
 import { FailureTypes } from '../saga/contracts.js';
 import type { Catalog } from '../saga/catalog/types.js';
+import { checkOperationTargets, resolveStoreGuard, type GuardIssue, type StoreGuard } from '../saga/guard.js';
 import type { Backend, OperationContext } from './backends/types.js';
 import { createCompensationRegistry, type CompensationRegistry } from './compensations.js';
 import { toActivityError } from './errors.js';
@@ -30,6 +32,19 @@ export interface StepActivityDeps {
   backends: Backend[];
   /** Defaults to a registry of the backends' own compensations. */
   compensations?: CompensationRegistry;
+  /**
+   * polysaga's own prefixes and the allowlists (`storeGuard(config)`); every operation is checked
+   * again here, whatever the client validated. polysaga's own objects are refused even without it.
+   */
+  guard?: Partial<StoreGuard>;
+}
+
+/** The non-retryable failure of an operation the guard refuses. */
+function guardedStoreFailure(what: string, issues: GuardIssue[]): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `guarded store: ${what}: ${issues.map((i) => `payload.${i.field}: ${i.message}`).join('; ')}`,
+    FailureTypes.GuardedStore,
+  );
 }
 
 export type StepActivities = Pick<SagaActivities, 'executeStep' | 'compensateStep'>;
@@ -38,6 +53,22 @@ export type StepActivities = Pick<SagaActivities, 'executeStep' | 'compensateSte
 export function createStepActivities(deps: StepActivityDeps): StepActivities {
   const backends = new Map(deps.backends.map((b) => [b.name, b]));
   const registry = deps.compensations ?? createCompensationRegistry(deps.backends);
+  const guard = resolveStoreGuard(deps.guard);
+
+  /**
+   * A named compensation acts on the objects of its forward step's payload. The entry does not
+   * name the forward operation, so every operation of the backend that accepts the payload is checked.
+   */
+  function checkForwardPayload(backend: string, payload: unknown): GuardIssue[] {
+    const ops = Object.values(deps.catalog.backends[backend]?.operations ?? {});
+    const seen = new Map<string, GuardIssue>();
+    for (const op of ops) {
+      const parsed = op.payload.safeParse(payload);
+      if (!parsed.success) continue;
+      for (const iss of checkOperationTargets(op, parsed.data, guard)) seen.set(iss.field, iss);
+    }
+    return [...seen.values()];
+  }
 
   async function run(backend: string, operation: string, payload: unknown, ctx: OperationContext) {
     const spec = deps.catalog.backends[backend]?.operations[operation];
@@ -58,6 +89,8 @@ export function createStepActivities(deps: StepActivityDeps): StepActivities {
         FailureTypes.InvalidPayload,
       );
     }
+    const refused = checkOperationTargets(spec, parsed.data, guard);
+    if (refused.length > 0) throw guardedStoreFailure(`${backend}.${operation}`, refused);
     try {
       return await impl(parsed.data as never, ctx);
     } catch (err) {
@@ -87,6 +120,8 @@ export function createStepActivities(deps: StepActivityDeps): StepActivities {
             `unknown compensation ${c}`,
             FailureTypes.UnknownCompensation,
           );
+        const refused = checkForwardPayload(input.backend, input.payload);
+        if (refused.length > 0) throw guardedStoreFailure(`compensation ${c} of step ${input.stepId}`, refused);
         try {
           return await handler(input);
         } catch (err) {

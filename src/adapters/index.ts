@@ -3,7 +3,7 @@
  * once) and closes them on shutdown. Nothing here connects eagerly except Redis, whose client
  * needs `connect()` before its first command.
  */
-import type { Config } from '../config/index.js';
+import { postgresAs, type Config } from '../config/index.js';
 import { createPgPool, PgIdempotencyStore, PostgresAdapter, type PgPool } from './postgres.js';
 import { createNeo4jDriver, Neo4jAdapter } from './neo4j.js';
 import { createS3Client, S3Adapter } from './s3.js';
@@ -19,7 +19,10 @@ export * from './vector.js';
 export * from './http.js';
 
 export interface Adapters {
+  /** polysaga's own pool: audit rows, blobs, write-ahead records of S3 and vector (`POSTGRES_AUDIT_USER`, else `POSTGRES_USER`). */
   pool: PgPool;
+  /** The pool of postgres steps (`POSTGRES_STEP_USER`; unset: {@link pool}). */
+  stepPool: PgPool;
   idempotency: PgIdempotencyStore;
   postgres: PostgresAdapter;
   neo4j: Neo4jAdapter;
@@ -42,26 +45,35 @@ export function createVectorEngine(cfg: Config['vector']): VectorEngine {
 
 /**
  * Creates the clients of every built-in backend. Pass `pool` to share the worker's PostgreSQL
- * pool (the idempotency table lives in the same database as the relational backend).
+ * pool (the idempotency table lives in the same database as the relational backend). With
+ * `POSTGRES_STEP_USER` set, postgres steps run on a pool of their own under that role
+ * (docs/security.md, "Least-privilege roles").
  */
 export async function openAdapters(config: Config, opts: { pool?: PgPool } = {}): Promise<Adapters> {
-  const pool = opts.pool ?? createPgPool(config.postgres);
+  const pool = opts.pool ?? createPgPool(postgresAs(config.postgres, 'audit'));
   const ownsPool = opts.pool === undefined;
+  const stepPool = config.postgres.step ? createPgPool(postgresAs(config.postgres, 'step')) : pool;
   const idempotency = new PgIdempotencyStore(pool);
   const driver = createNeo4jDriver(config.neo4j);
   const s3Client = createS3Client(config.s3);
   const redis = await createRedisClient(config.redis.url);
   return {
     pool,
+    stepPool,
     idempotency,
-    postgres: new PostgresAdapter(pool),
+    postgres: new PostgresAdapter(stepPool),
     neo4j: new Neo4jAdapter(driver),
     s3: new S3Adapter(s3Client, { bucket: config.s3.bucket, idempotency }),
     kv: new RedisAdapter(redis, { prefix: config.projectPrefix }),
     vector: createVectorEngine(config.vector),
     http: new HttpServiceClient(config.http),
     async close() {
-      await Promise.allSettled([driver.close(), redis.quit(), ownsPool ? pool.end() : Promise.resolve()]);
+      await Promise.allSettled([
+        driver.close(),
+        redis.quit(),
+        ownsPool ? pool.end() : Promise.resolve(),
+        stepPool !== pool ? stepPool.end() : Promise.resolve(),
+      ]);
       s3Client.destroy();
     },
   };

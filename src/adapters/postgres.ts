@@ -65,6 +65,12 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
   }
 }
 
+/** Whether `table` exists (and is visible on the search path). */
+export async function tableExists(c: Pick<pg.Pool, 'query'>, table: string): Promise<boolean> {
+  const r = await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
+  return r.rows[0]?.t != null;
+}
+
 export const IDEMPOTENCY_TABLE = 'polysaga_idempotency';
 const IDEMPOTENCY_DDL = `
 CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY_TABLE} (
@@ -96,9 +102,14 @@ export class PgIdempotencyStore {
   private ready: Promise<void> | undefined;
   constructor(readonly pool: pg.Pool) {}
 
-  /** Creates the table if missing (idempotent; serialised with an advisory lock). */
+  /**
+   * Creates the table if missing (idempotent; serialised with an advisory lock). A table that
+   * exists is left alone without any DDL, so a role without CREATE on the schema (the
+   * least-privilege roles of docs/security.md) can use it.
+   */
   ensureSchema(): Promise<void> {
     this.ready ??= inTransaction(this.pool, async (c) => {
+      if (await tableExists(c, IDEMPOTENCY_TABLE)) return;
       await c.query(`SELECT pg_advisory_xact_lock(hashtext('${IDEMPOTENCY_TABLE}'))`);
       await c.query(IDEMPOTENCY_DDL);
     }).catch((err: unknown) => {

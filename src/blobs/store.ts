@@ -90,6 +90,9 @@ export class PgBlobStore implements BlobStore {
     this.ready ??= (async () => {
       const c = await this.pool.connect();
       try {
+        // An existing table (migration 0006) needs no DDL: roles without CREATE can use it.
+        const found = await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [BLOBS_TABLE]);
+        if (found.rows[0]?.t != null) return;
         await c.query('BEGIN');
         await c.query(`SELECT pg_advisory_xact_lock(hashtext('${BLOBS_TABLE}'))`);
         for (const sql of BLOBS_DDL) await c.query(sql);

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
 import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, storeGuard, type Config } from '../config/index.js';
 import { CliError } from './errors.js';
 
 let cached: Config | undefined;
@@ -25,7 +25,15 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
   }
   const { client } = connected;
   try {
-    return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue, limits: cfg.limits }), cfg);
+    return await fn(
+      new SagaClient({
+        client,
+        taskQueue: cfg.temporal.taskQueue,
+        limits: cfg.limits,
+        guard: storeGuard(cfg),
+      }),
+      cfg,
+    );
   } finally {
     await connected.close();
   }

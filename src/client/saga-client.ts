@@ -22,6 +22,7 @@ import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import type { SagaResult, SagaStatus, SagaWorkflowInput, StepStatus, StuckInfo } from '../saga/status.js';
 import { assertValidDefinition, type DefinitionLimits, type ValidateOptions } from '../saga/validate.js';
+import type { StoreGuard } from '../saga/guard.js';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import {
   abortSignal,
@@ -60,6 +61,11 @@ export interface SagaClientOptions {
   orphanedLockAfterMs?: number;
   /** Definition limits (default `DEFAULT_DEFINITION_LIMITS` of src/saga/validate.ts), field by field. */
   limits?: Partial<DefinitionLimits>;
+  /**
+   * polysaga's own prefixes and the allowlists per backend (`storeGuard(loadConfig())` of
+   * src/config); polysaga's own objects are refused even without it (src/saga/guard.ts).
+   */
+  guard?: Partial<StoreGuard>;
   /** How long {@link SagaClient.getStatus} waits for the status query before it looks for a cause (default 15 s). */
   statusQueryTimeoutMs?: number;
   /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
@@ -141,6 +147,7 @@ export class SagaClient {
   private readonly tuning: ActivityTuning | undefined;
   private readonly orphanedLockAfterMs: number;
   private readonly limits: Partial<DefinitionLimits> | undefined;
+  private readonly guard: Partial<StoreGuard> | undefined;
   private readonly statusQueryTimeoutMs: number;
   private readonly s3: Config['s3'] | undefined;
 
@@ -151,6 +158,7 @@ export class SagaClient {
     this.tuning = options.tuning;
     this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
     this.limits = options.limits;
+    this.guard = options.guard;
     // Longer than a worker's sticky schedule-to-start timeout (10 s): after a worker dies, a query
     // waits that long before Temporal hands it to another worker.
     this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 15_000;
@@ -168,7 +176,8 @@ export class SagaClient {
 
   /**
    * Validates a definition (parsed JSON) and returns it normalized (saga id, trace id,
-   * idempotency keys and compensations filled in). Checks the client's definition limits.
+   * idempotency keys and compensations filled in). Checks the client's definition limits and
+   * store guard (no step may touch polysaga's own objects or leave the allowlists).
    * @throws InvalidDefinitionError naming the step and field (or the limit) of every problem.
    */
   async validate(definition: unknown, options: ValidateOptions = {}): Promise<NormalizedDefinition> {
@@ -176,6 +185,7 @@ export class SagaClient {
       generateId: () => `${(definition as { name?: string }).name ?? 'saga'}-${crypto.randomUUID()}`,
       generateTraceId: () => crypto.randomUUID(),
       ...(this.limits ? { limits: this.limits } : {}),
+      ...(this.guard ? { guard: this.guard } : {}),
       ...options,
     });
   }

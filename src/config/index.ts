@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { StoreAllowlists, StoreGuard } from '../saga/guard.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const bool = z
@@ -32,6 +33,11 @@ export const envSchema = z.object({
   POSTGRES_PASSWORD: z.string().default('polysaga'),
   POSTGRES_DB: z.string().min(1).default('polysaga'),
   POSTGRES_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // Guarded stores: least-privilege roles (docs/security.md); unset = POSTGRES_USER for everything.
+  POSTGRES_STEP_USER: z.string().min(1).optional(),
+  POSTGRES_STEP_PASSWORD: z.string().optional(),
+  POSTGRES_AUDIT_USER: z.string().min(1).optional(),
+  POSTGRES_AUDIT_PASSWORD: z.string().optional(),
   // Neo4j
   NEO4J_URL: z
     .string()
@@ -93,6 +99,21 @@ export const envSchema = z.object({
     .min(1024, 'must be at least 1024 bytes')
     .max(1_048_576, 'must be at most 1048576 bytes (Temporal refuses payloads of 2 MiB)')
     .default(131_072),
+  // Guarded stores: allowlists per backend, comma-separated (docs/security.md "Guarded stores").
+  POLYSAGA_ALLOW_POSTGRES_TABLES: z
+    .string()
+    .regex(
+      /^\s*([A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\*))?)(\s*,\s*[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\*))?)*\s*,?\s*$/,
+      'must be a comma-separated list of table, schema.table or schema.*',
+    )
+    .optional(),
+  POLYSAGA_ALLOW_NEO4J_LABELS: z.string().optional(),
+  POLYSAGA_ALLOW_KV_PREFIXES: z.string().optional(),
+  POLYSAGA_ALLOW_S3_PREFIXES: z
+    .string()
+    .regex(/^\s*[^,/\s]+\/[^,]*(,\s*[^,/\s]+\/[^,]*)*$/, 'must be a comma-separated list of bucket/key-prefix')
+    .optional(),
+  POLYSAGA_ALLOW_VECTOR_COLLECTIONS: z.string().optional(),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
@@ -106,6 +127,8 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof RawEnv)[]
 export const SECRET_VARIABLES: readonly (keyof RawEnv)[] = [
   'TEMPORAL_API_KEY',
   'POSTGRES_PASSWORD',
+  'POSTGRES_STEP_PASSWORD',
+  'POSTGRES_AUDIT_PASSWORD',
   'NEO4J_PASSWORD',
   'S3_SECRET_ACCESS_KEY',
   'QDRANT_API_KEY',
@@ -126,7 +149,18 @@ export interface Config {
     apiKey?: string;
     uiUrl: string;
   };
-  postgres: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
+  postgres: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+    poolMax: number;
+    /** Role of postgres steps (`POSTGRES_STEP_USER`); unset: `user`. */
+    step?: { user: string; password: string };
+    /** Role of the worker's audit rows, blobs and write-ahead records (`POSTGRES_AUDIT_USER`); unset: `user`. */
+    audit?: { user: string; password: string };
+  };
   neo4j: { url: string; user: string; password: string };
   s3: {
     endpoint?: string;
@@ -151,6 +185,8 @@ export interface Config {
   };
   /** Claim-check threshold: payloads over `thresholdBytes` go to the blob store. */
   payloads: { thresholdBytes: number };
+  /** Allowlists of the guarded stores (`POLYSAGA_ALLOW_*`); see {@link storeGuard}. */
+  allow: StoreAllowlists;
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
 }
@@ -283,6 +319,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       password: e.POSTGRES_PASSWORD,
       database: e.POSTGRES_DB,
       poolMax: e.POSTGRES_POOL_MAX,
+      ...(e.POSTGRES_STEP_USER
+        ? { step: { user: e.POSTGRES_STEP_USER, password: e.POSTGRES_STEP_PASSWORD ?? '' } }
+        : {}),
+      ...(e.POSTGRES_AUDIT_USER
+        ? { audit: { user: e.POSTGRES_AUDIT_USER, password: e.POSTGRES_AUDIT_PASSWORD ?? '' } }
+        : {}),
     },
     neo4j: { url: e.NEO4J_URL, user: e.NEO4J_USER, password: e.NEO4J_PASSWORD },
     s3: {
@@ -311,11 +353,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       minStepTimeoutMs: parseDurationMs(e.POLYSAGA_MIN_STEP_TIMEOUT),
     },
     payloads: { thresholdBytes: e.POLYSAGA_PAYLOAD_THRESHOLD },
+    allow: {
+      ...listOf('postgresTables', e.POLYSAGA_ALLOW_POSTGRES_TABLES),
+      ...listOf('neo4jLabels', e.POLYSAGA_ALLOW_NEO4J_LABELS),
+      ...listOf('kvPrefixes', e.POLYSAGA_ALLOW_KV_PREFIXES),
+      ...listOf('s3Prefixes', e.POLYSAGA_ALLOW_S3_PREFIXES),
+      ...listOf('vectorCollections', e.POLYSAGA_ALLOW_VECTOR_COLLECTIONS),
+    },
     sensitiveFields: e.POLYSAGA_SENSITIVE_FIELDS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** One allowlist variable as a list (trimmed, empty entries dropped); unset: nothing. */
+function listOf<K extends keyof StoreAllowlists>(name: K, value: string | undefined): StoreAllowlists {
+  if (value === undefined) return {};
+  const entries = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  return entries.length > 0 ? { [name]: entries } : {};
+}
+
+/** The store guard of this configuration: polysaga's own prefixes and the allowlists (src/saga/guard.ts). */
+export function storeGuard(config: Pick<Config, 'projectPrefix' | 's3' | 'allow'>): StoreGuard {
+  return { projectPrefix: config.projectPrefix, s3Bucket: config.s3.bucket, allow: config.allow };
+}
+
+/** The `postgres` section with the credentials of `role` (`step` or `audit`) when configured. */
+export function postgresAs(cfg: Config['postgres'], role: 'step' | 'audit'): Config['postgres'] {
+  const creds = cfg[role];
+  return creds ? { ...cfg, user: creds.user, password: creds.password } : cfg;
 }
 
 /** A copy of the configuration safe to print: every secret replaced by `***`. */
@@ -324,7 +394,16 @@ export function redactConfig(config: Config): Config {
   return {
     ...config,
     temporal: { ...config.temporal, ...(config.temporal.apiKey ? { apiKey: '***' } : {}) },
-    postgres: { ...config.postgres, password: mask(config.postgres.password) ?? '' },
+    postgres: {
+      ...config.postgres,
+      password: mask(config.postgres.password) ?? '',
+      ...(config.postgres.step
+        ? { step: { ...config.postgres.step, password: mask(config.postgres.step.password) ?? '' } }
+        : {}),
+      ...(config.postgres.audit
+        ? { audit: { ...config.postgres.audit, password: mask(config.postgres.audit.password) ?? '' } }
+        : {}),
+    },
     neo4j: { ...config.neo4j, password: mask(config.neo4j.password) ?? '' },
     s3: { ...config.s3, ...(config.s3.secretAccessKey ? { secretAccessKey: '***' } : {}) },
     vector: { ...config.vector, ...(config.vector.qdrantApiKey ? { qdrantApiKey: '***' } : {}) },

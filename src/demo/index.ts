@@ -14,7 +14,7 @@ import { start as startGitSnapshot } from '../../examples/services/git-snapshot.
 import { createAuditPool, migrate } from '../audit/index.js';
 import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
-import type { Config } from '../config/index.js';
+import { storeGuard, type Config } from '../config/index.js';
 import type { SagaDefinition, SagaResult } from '../client/index.js';
 import { createSagaWorker, type SagaWorker } from '../workers/index.js';
 
@@ -105,7 +105,7 @@ export async function runDemo(
   const runs: DemoRun[] = [];
   try {
     await prepareExampleStores(worker);
-    const client = new SagaClient({ client: temporal, taskQueue });
+    const client = new SagaClient({ client: temporal, taskQueue, guard: storeGuard(config) });
     const report = (r: SagaResult, expected: DemoRun['expected'], residue: string) => {
       const s = r.status;
       runs.push({ sagaId: s.sagaId, name: s.name, expected, state: s.state, failedAt: s.failedAt, residue });

@@ -164,6 +164,8 @@ export const AUDIT_RECORDED_DETAIL = { polysagaAudit: 'recorded' } as const;
 /** Stable failure type strings (never class names a bundler could change). */
 export const FailureTypes = {
   InvalidPayload: 'polysaga.InvalidPayload',
+  /** A step touches polysaga's own objects or leaves an allowlist (src/saga/guard.ts); never retried. */
+  GuardedStore: 'polysaga.GuardedStore',
   UnknownOperation: 'polysaga.UnknownOperation',
   UnknownCompensation: 'polysaga.UnknownCompensation',
   ConstraintViolation: 'polysaga.ConstraintViolation',

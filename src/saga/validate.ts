@@ -9,7 +9,9 @@
  * steps before the pivot, at most one pivot, retriable steps retry without limit, a step
  * `timeout` of at least {@link DefinitionLimits.minStepTimeoutMs} (Temporal refuses a zero
  * timeout only when the workflow schedules the step, leaving the saga's workflow task failing
- * for ever), retry intervals above zero and a maximum interval not below the initial one.
+ * for ever), retry intervals above zero and a maximum interval not below the initial one, and
+ * no step (or inline compensation) touching polysaga's own objects or an object outside the
+ * deployment's allowlists (src/saga/guard.ts, docs/security.md "Guarded stores").
  */
 import type { Catalog } from './catalog/types.js';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
@@ -22,6 +24,7 @@ import {
   type SagaStepDefinition,
 } from './definition.js';
 import { InvalidDefinitionError, type ValidationIssue } from './errors.js';
+import { checkOperationTargets, resolveStoreGuard, type StoreGuard } from './guard.js';
 
 /**
  * Limits a definition must stay within; checked before anything starts. Sizes are of the
@@ -59,6 +62,12 @@ export interface ValidateOptions {
   generateTraceId?: () => string;
   /** Overrides of {@link DEFAULT_DEFINITION_LIMITS}, field by field. */
   limits?: Partial<DefinitionLimits>;
+  /**
+   * polysaga's own prefixes and the allowlists of the deployment (src/saga/guard.ts). Objects
+   * of polysaga (audit table, `polysaga_*` tables, its Redis keys, S3 prefix and Neo4j labels)
+   * are refused even without it.
+   */
+  guard?: Partial<StoreGuard>;
 }
 
 export type ValidationResult =
@@ -263,6 +272,7 @@ function checkSemantics(
   let firstNonCompensatable: number | undefined;
   const sagaId = def.sagaId ?? options.generateId?.() ?? `${def.name}-${randomSuffix()}`;
   const steps: NormalizedStep[] = [];
+  const guard = resolveStoreGuard(options.guard);
 
   def.steps.forEach((step, i) => {
     const at = (field: string, message: string) =>
@@ -333,6 +343,8 @@ function checkSemantics(
     const payload = op.payload.safeParse(step.payload);
     if (!payload.success) {
       for (const iss of payload.error.issues) at(pathToField(['payload', ...iss.path]), iss.message);
+    } else {
+      for (const iss of checkOperationTargets(op, payload.data, guard)) at(`payload.${iss.field}`, iss.message);
     }
 
     let compensation: CompensationRef = null;
@@ -383,6 +395,9 @@ function checkSemantics(
         if (!cp.success)
           for (const iss of cp.error.issues)
             at(pathToField(['compensation', 'payload', ...iss.path]), iss.message);
+        else
+          for (const iss of checkOperationTargets(cop, cp.data, guard))
+            at(`compensation.payload.${iss.field}`, iss.message);
         compensation = {
           ...(inline.backend !== undefined ? { backend: inline.backend } : {}),
           operation: inline.operation,

@@ -23,7 +23,7 @@ import { createStepActivities } from '../activities/steps.js';
 import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, storeGuard, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
@@ -90,7 +90,12 @@ export function createActivities(
   const backends = [...resources.backends, ...(options.backends ?? [])];
   const compensations = createCompensationRegistry(backends);
   options.registerCompensations?.(compensations);
-  const steps = createStepActivities({ catalog: options.catalog ?? builtinCatalog, backends, compensations });
+  const steps = createStepActivities({
+    catalog: options.catalog ?? builtinCatalog,
+    backends,
+    compensations,
+    guard: storeGuard(config),
+  });
   return withTransitions({
     ...steps,
     // Inline compensations fill {{result.…}} from the result: give them the before-image too.

@@ -34,7 +34,7 @@ export {
 };
 
 /** postgres, neo4j, s3, vector, kv and http, in that order. */
-export function createBuiltinBackends(adapters: Omit<Adapters, 'close' | 'pool'>): Backend[] {
+export function createBuiltinBackends(adapters: Omit<Adapters, 'close' | 'pool' | 'stepPool'>): Backend[] {
   return [
     createPostgresBackend(adapters.postgres),
     createNeo4jBackend(adapters.neo4j),

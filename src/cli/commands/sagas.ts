@@ -2,8 +2,11 @@
 import type { Command } from 'commander';
 import type { SagaStatus } from '../../client/index.js';
 import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
+import { storeGuard } from '../../config/index.js';
+import { builtinCatalog } from '../../saga/catalog/index.js';
+import { assertValidDefinition } from '../../saga/validate.js';
 import { CliError } from '../errors.js';
-import { printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
+import { config, printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
 
 function printStatus(s: SagaStatus): void {
   if (s.stuck) {
@@ -34,6 +37,15 @@ function printStatus(s: SagaStatus): void {
   }
 }
 
+const REFUSALS_HELP = `
+Refused with exit 2 and one line naming the field or limit, before anything is written:
+an invalid definition, one over a limit (POLYSAGA_MAX_DEFINITION_BYTES, default 16 MiB
+serialized; POLYSAGA_MAX_STEPS, default 1000; POLYSAGA_MAX_STEP_PAYLOAD_BYTES, default 4 MiB
+per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), a retry
+interval of zero, a step that touches polysaga's own objects (uds3_saga_events, polysaga_*
+tables, its Redis keys, S3 prefix and Neo4j labels) or an object outside a POLYSAGA_ALLOW_*
+allowlist. See docs/definitions.md, "Limits", and docs/security.md, "Guarded stores".`;
+
 /** Exit status of a finished saga: 0 when it committed, 1 otherwise. */
 function finishedExitCode(state: SagaState): number {
   return state === 'COMMITTED' ? 0 : 1;
@@ -49,15 +61,7 @@ export function registerSagaCommands(program: Command): void {
     .description(
       'validate a saga definition and start it (invalid definitions are rejected before anything runs)',
     )
-    .addHelpText(
-      'after',
-      `
-Refused with exit 2 and one line naming the field or limit, before anything is written:
-an invalid definition, one over a limit (POLYSAGA_MAX_DEFINITION_BYTES, default 16 MiB
-serialized; POLYSAGA_MAX_STEPS, default 1000; POLYSAGA_MAX_STEP_PAYLOAD_BYTES, default 4 MiB
-per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), a retry
-interval of zero. See docs/definitions.md, "Limits".`,
-    )
+    .addHelpText('after', REFUSALS_HELP)
     .action(async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string }) => {
       const raw = readJsonFile(file);
       const definition =
@@ -74,6 +78,24 @@ interval of zero. See docs/definitions.md, "Limits".`,
         else printStatus(result.status);
         process.exitCode = finishedExitCode(result.status.state);
       });
+    });
+
+  program
+    .command('validate')
+    .argument('<definition.json>', 'a saga definition (see docs/definitions.md)')
+    .option('--json', 'machine-readable output (the normalized definition)')
+    .description(
+      'check a saga definition as `start` would (catalog, limits, guarded stores), without connecting to anything',
+    )
+    .addHelpText('after', REFUSALS_HELP)
+    .action((file: string, opts: { json?: boolean }) => {
+      const cfg = config();
+      const def = assertValidDefinition(readJsonFile(file), builtinCatalog, {
+        limits: cfg.limits,
+        guard: storeGuard(cfg),
+      });
+      if (opts.json) printJson(def);
+      else process.stdout.write(`valid: ${def.name}, ${def.steps.length} steps\n`);
     });
 
   program

@@ -1,6 +1,7 @@
 /** Catalog of the `kv` (Redis) backend (pure zod). */
 import { z } from 'zod';
 import type { BackendSpec } from './types.js';
+import type { StoreTarget } from '../guard.js';
 
 const key = z.string().min(1).max(1024);
 export const kvSetPayload = z.object({
@@ -13,15 +14,19 @@ export const kvDeletePayload = z.object({ key });
 export type KvSetPayload = z.infer<typeof kvSetPayload>;
 export type KvDeletePayload = z.infer<typeof kvDeletePayload>;
 
+const keyTarget = (p: { key: string }): StoreTarget[] => [{ kind: 'key', field: 'key', key: p.key }];
+
 export const kvBackend: BackendSpec = {
   operations: {
     set: {
       payload: kvSetPayload,
+      targets: keyTarget,
       defaultCompensation: 'kv_restore',
       description: 'SET a string key (optional expiry); result holds the old value and ttl (before-image).',
     },
     delete: {
       payload: kvDeletePayload,
+      targets: keyTarget,
       defaultCompensation: 'kv_restore',
       description: 'DEL a key; result holds the old value and ttl (before-image).',
     },

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { BackendSpec } from './types.js';
 import { identifier } from './common.js';
+import type { StoreTarget } from '../guard.js';
 
 /** Neo4j property values: scalars or arrays of scalars (no nested maps). */
 const propValue = z.union([
@@ -48,31 +49,42 @@ export type CreateRelationshipPayload = z.infer<typeof createRelationshipPayload
 export type DeleteNodePayload = z.infer<typeof deleteNodePayload>;
 export type NodeRef = z.infer<typeof nodeRef>;
 
+const label = (field: string, value: string): StoreTarget => ({ kind: 'label', field, label: value });
+const refTarget = (p: { label: string }): StoreTarget[] => [label('label', p.label)];
+
 export const neo4jBackend: BackendSpec = {
   operations: {
     create_node: {
       payload: createNodePayload,
+      targets: (p: CreateNodePayload) => p.labels.map((l, i) => label(`labels[${i}]`, l)),
       defaultCompensation: 'graph_delete_node',
       description: 'CREATE a node with labels and properties; result holds its elementId and properties.',
     },
     merge_node: {
       payload: mergeNodePayload,
+      targets: refTarget,
       defaultCompensation: 'graph_restore_node',
       description:
         'MERGE a node on label + key and set properties; result says whether it was created and its old properties.',
     },
     set_properties: {
       payload: setPropertiesPayload,
+      targets: refTarget,
       defaultCompensation: 'graph_restore_node',
       description: 'SET properties on the node identified by label + key; result holds the old properties.',
     },
     create_relationship: {
       payload: createRelationshipPayload,
+      targets: (p: CreateRelationshipPayload) => [
+        label('from.label', p.from.label),
+        label('to.label', p.to.label),
+      ],
       defaultCompensation: 'graph_delete_relationship',
       description: 'CREATE a relationship between two existing nodes; result holds its elementId.',
     },
     delete_node: {
       payload: deleteNodePayload,
+      targets: refTarget,
       defaultCompensation: 'graph_restore_node',
       description:
         'DETACH DELETE the node; result holds its labels, properties and relationships (before-image).',

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { BackendSpec } from './types.js';
 import { identifier } from './common.js';
+import type { StoreTarget } from '../guard.js';
 
 /** `table` or `schema.table`, each part a safe identifier. */
 export const tableName = z
@@ -36,26 +37,35 @@ export type PgInsertPayload = z.infer<typeof pgInsertPayload>;
 export type PgUpdatePayload = z.infer<typeof pgUpdatePayload>;
 export type PgDeletePayload = z.infer<typeof pgDeletePayload>;
 
+/** Every postgres operation names one table, in `table`. */
+const tableTarget = (p: { table: string }): StoreTarget[] => [
+  { kind: 'table', field: 'table', table: p.table },
+];
+
 export const postgresBackend: BackendSpec = {
   operations: {
     insert: {
       payload: pgInsertPayload,
+      targets: tableTarget,
       defaultCompensation: 'relational_delete',
       description: 'INSERT one row; result holds the inserted row (after-image).',
     },
     upsert: {
       payload: pgUpsertPayload,
+      targets: tableTarget,
       defaultCompensation: 'relational_restore',
       description:
         'INSERT … ON CONFLICT (keyColumns) DO UPDATE; result holds the old row (before-image) or null.',
     },
     update: {
       payload: pgUpdatePayload,
+      targets: tableTarget,
       defaultCompensation: 'relational_restore',
       description: 'UPDATE the one row identified by key; result holds the old and new row.',
     },
     delete: {
       payload: pgDeletePayload,
+      targets: tableTarget,
       defaultCompensation: 'relational_restore',
       description: 'DELETE the row identified by key; result holds the deleted row (before-image).',
     },

@@ -1,6 +1,7 @@
 /** Catalog of the `s3` backend (pure zod). */
 import { z } from 'zod';
 import type { BackendSpec } from './types.js';
+import type { StoreTarget } from '../guard.js';
 
 const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name');
 const objectKey = z.string().min(1).max(1024);
@@ -51,21 +52,37 @@ export type S3PutPayload = z.infer<typeof s3PutPayload>;
 export type S3DeletePayload = z.infer<typeof s3DeletePayload>;
 export type S3CopyPayload = z.infer<typeof s3CopyPayload>;
 
+const object = (
+  field: string,
+  bucket: string | undefined,
+  key: string,
+  access: 'write' | 'read',
+): StoreTarget => ({ kind: 'object', field, bucket, key, access });
+
 export const s3Backend: BackendSpec = {
   operations: {
     put_object: {
       payload: s3PutPayload,
+      targets: (p: S3PutPayload) => [
+        object('key', p.bucket, p.key, 'write'),
+        ...(p.source ? [object('source.key', p.source.bucket, p.source.key, 'read')] : []),
+      ],
       defaultCompensation: 's3_restore_object',
       description:
         'PUT an object from body, source (an object already in S3) or bodyFile (uploaded by the client); result holds the new ETag and a reference to the before-image (copied server-side) if an object existed.',
     },
     delete_object: {
       payload: s3DeletePayload,
+      targets: (p: S3DeletePayload) => [object('key', p.bucket, p.key, 'write')],
       defaultCompensation: 's3_restore_object',
       description: 'DELETE an object; result holds a reference to the before-image (copied server-side).',
     },
     copy_object: {
       payload: s3CopyPayload,
+      targets: (p: S3CopyPayload) => [
+        object('key', p.bucket, p.key, 'write'),
+        object('sourceKey', p.sourceBucket ?? p.bucket, p.sourceKey, 'read'),
+      ],
       defaultCompensation: 's3_restore_object',
       description:
         'COPY sourceKey to key (server-side); result holds a reference to the old target (before-image) if one existed.',

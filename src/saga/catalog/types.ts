@@ -5,6 +5,7 @@
  * before a saga starts, in the CLI, in tests — without connecting to a backend.
  */
 import type { z } from 'zod';
+import type { StoreTarget } from '../guard.js';
 
 export interface OperationSpec {
   /** zod schema of the step payload for this operation. */
@@ -13,6 +14,12 @@ export interface OperationSpec {
   defaultCompensation?: string;
   /** One line for docs and error messages. */
   description: string;
+  /**
+   * The store objects the operation touches, each named by its payload field (tables, labels,
+   * keys, objects, collections), for the guard of src/saga/guard.ts. Called with the payload as
+   * parsed by {@link payload}. Omitted: the operation names no guarded object (e.g. http).
+   */
+  targets?: (payload: never) => StoreTarget[];
 }
 
 export interface BackendSpec {

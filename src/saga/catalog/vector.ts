@@ -1,6 +1,7 @@
 /** Catalog of the `vector` backend (pure zod). Engines: Qdrant and Chroma. */
 import { z } from 'zod';
 import type { BackendSpec } from './types.js';
+import type { StoreTarget } from '../guard.js';
 
 const collection = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{1,62}$/, 'not a valid collection name');
 const pointId = z.string().min(1).max(256);
@@ -25,16 +26,22 @@ export type VectorFilter = z.infer<typeof vectorFilter>;
 export type VectorUpsertPayload = z.infer<typeof vectorUpsertPayload>;
 export type VectorDeletePayload = z.infer<typeof vectorDeletePayload>;
 
+const collectionTarget = (p: { collection: string }): StoreTarget[] => [
+  { kind: 'collection', field: 'collection', collection: p.collection },
+];
+
 export const vectorBackend: BackendSpec = {
   operations: {
     upsert: {
       payload: vectorUpsertPayload,
+      targets: collectionTarget,
       defaultCompensation: 'vector_delete_chunks',
       description:
         'Upsert points/chunks with explicit embeddings; result holds the points that existed before (before-image).',
     },
     delete: {
       payload: vectorDeletePayload,
+      targets: collectionTarget,
       defaultCompensation: 'vector_restore_points',
       description:
         'Delete points by ids or by metadata filter; result holds the deleted points (before-image).',
