@@ -54,3 +54,4 @@ export {
   type SagaFilter,
   type SagaTrailSummary,
 } from './sagas.js';
+export { applyLeastPrivilegeRoles, LEAST_PRIVILEGE_SQL, type LeastPrivilegeRoles } from './roles.js';
