@@ -95,7 +95,10 @@ export function registerSagaCommands(program: Command): void {
         guard: storeGuard(cfg),
       });
       if (opts.json) printJson(def);
-      else process.stdout.write(`valid: ${def.name}, ${def.steps.length} steps\n`);
+      else
+        process.stdout.write(
+          `valid: ${def.name}, ${def.steps.length} step${def.steps.length === 1 ? '' : 's'}\n`,
+        );
     });
 
   program
