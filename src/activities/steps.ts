@@ -121,7 +121,8 @@ export function createStepActivities(deps: StepActivityDeps): StepActivities {
             FailureTypes.UnknownCompensation,
           );
         const refused = checkForwardPayload(input.backend, input.payload);
-        if (refused.length > 0) throw guardedStoreFailure(`compensation ${c} of step ${input.stepId}`, refused);
+        if (refused.length > 0)
+          throw guardedStoreFailure(`compensation ${c} of step ${input.stepId}`, refused);
         try {
           return await handler(input);
         } catch (err) {

@@ -30,7 +30,10 @@ export interface LeastPrivilegeRoles {
  * of `pool`, which must connect as the owner of polysaga's tables with CREATEROLE. Idempotent;
  * one transaction. Passwords travel as parameters, never in the statement text.
  */
-export async function applyLeastPrivilegeRoles(pool: pg.Pool, roles: LeastPrivilegeRoles = {}): Promise<void> {
+export async function applyLeastPrivilegeRoles(
+  pool: pg.Pool,
+  roles: LeastPrivilegeRoles = {},
+): Promise<void> {
   const sql = readFileSync(LEAST_PRIVILEGE_SQL, 'utf8');
   const c = await pool.connect();
   try {

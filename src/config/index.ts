@@ -111,7 +111,10 @@ export const envSchema = z.object({
   POLYSAGA_ALLOW_KV_PREFIXES: z.string().optional(),
   POLYSAGA_ALLOW_S3_PREFIXES: z
     .string()
-    .regex(/^\s*[^,/\s]+\/[^,]*(,\s*[^,/\s]+\/[^,]*)*$/, 'must be a comma-separated list of bucket/key-prefix')
+    .regex(
+      /^\s*[^,/\s]+\/[^,]*(,\s*[^,/\s]+\/[^,]*)*$/,
+      'must be a comma-separated list of bucket/key-prefix',
+    )
     .optional(),
   POLYSAGA_ALLOW_VECTOR_COLLECTIONS: z.string().optional(),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),

@@ -344,7 +344,8 @@ function checkSemantics(
     if (!payload.success) {
       for (const iss of payload.error.issues) at(pathToField(['payload', ...iss.path]), iss.message);
     } else {
-      for (const iss of checkOperationTargets(op, payload.data, guard)) at(`payload.${iss.field}`, iss.message);
+      for (const iss of checkOperationTargets(op, payload.data, guard))
+        at(`payload.${iss.field}`, iss.message);
     }
 
     let compensation: CompensationRef = null;

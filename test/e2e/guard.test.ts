@@ -85,13 +85,19 @@ describe('polysaga start and validate refuse steps on polysaga’s own objects (
 
   it('validate: the same refusal, and any spelling of the table; a valid definition passes', async () => {
     for (const table of ['uds3_saga_events', 'public.UDS3_SAGA_EVENTS', 'polysaga_idempotency']) {
-      const r = await polysaga(['validate', definitionFile('forge-v', forging(`guard-v-${run}`, table))], env);
+      const r = await polysaga(
+        ['validate', definitionFile('forge-v', forging(`guard-v-${run}`, table))],
+        env,
+      );
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr.trim()).toBe(
         `polysaga: invalid saga definition: step "forge" (steps[0]) field "payload.table": ${JSON.stringify(table)} is reserved for polysaga`,
       );
     }
-    const ok = await polysaga(['validate', definitionFile('ok', forging(`guard-ok-${run}`, 'documents'))], env);
+    const ok = await polysaga(
+      ['validate', definitionFile('ok', forging(`guard-ok-${run}`, 'documents'))],
+      env,
+    );
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe('valid: forge, 1 step\n');
   });

@@ -3,8 +3,8 @@
  * - scripts/sql/least-privilege-roles.sql creates an audit role and a step role (names unique to
  *   this run: roles are cluster-wide), twice (idempotent);
  * - a worker running postgres steps as the step role and writing audit rows as the audit role
- *   commits a saga (row written, audit trail complete) and rolls one back (compensation as the
- *   step role);
+ *   commits a saga (row written, audit trail complete) and rolls one back (compensations as the
+ *   step role; the s3 step's write-ahead record through the audit role);
  * - the step role gets "permission denied" on uds3_saga_events even through the adapter, with
  *   validation and the worker's guard bypassed; the audit role cannot UPDATE, DELETE or TRUNCATE
  *   audit rows;
@@ -16,7 +16,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresAdapter } from '../../../src/adapters/index.js';
 import { applyLeastPrivilegeRoles, createAuditPool, migrate } from '../../../src/audit/index.js';
-import { connectTemporalClient, SagaClient, type ConnectedTemporalClient } from '../../../src/client/index.js';
+import {
+  connectTemporalClient,
+  SagaClient,
+  type ConnectedTemporalClient,
+} from '../../../src/client/index.js';
 import { loadConfig, type Config } from '../../../src/config/index.js';
 import type { NormalizedDefinition } from '../../../src/saga/definition.js';
 import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
@@ -118,7 +122,12 @@ describe('roles', () => {
     expect(result.status.state).toBe('COMMITTED');
     const rows = await owner.query(`SELECT id, title FROM ${table}`);
     expect(rows.rows).toEqual([{ id: 'o-1', title: 'first' }]);
-    expect(await statuses(sagaId)).toEqual(['SAGA_STARTED', 'STEP_PENDING', 'STEP_SUCCESS', 'SAGA_COMMITTED']);
+    expect(await statuses(sagaId)).toEqual([
+      'SAGA_STARTED',
+      'STEP_PENDING',
+      'STEP_SUCCESS',
+      'SAGA_COMMITTED',
+    ]);
   });
 
   it('a saga that fails rolls back under them: the compensation deletes as the step role', async () => {
@@ -127,9 +136,26 @@ describe('roles', () => {
       name: 'least-privilege',
       sagaId,
       steps: [
-        { id: 'a', backend: 'postgres', operation: 'insert', payload: { table, values: { id: 'o-2', title: 'a' } } },
+        {
+          id: 'a',
+          backend: 'postgres',
+          operation: 'insert',
+          payload: { table, values: { id: 'o-2', title: 'a' } },
+        },
+        // Its write-ahead record and before-image go through the audit role's pool.
+        {
+          id: 'file',
+          backend: 's3',
+          operation: 'put_object',
+          payload: { key: `least-privilege/${run}/o-2.txt`, body: 'order o-2' },
+        },
         // The same key again: a constraint violation, never retried.
-        { id: 'b', backend: 'postgres', operation: 'insert', payload: { table, values: { id: 'o-2', title: 'b' } } },
+        {
+          id: 'b',
+          backend: 'postgres',
+          operation: 'insert',
+          payload: { table, values: { id: 'o-2', title: 'b' } },
+        },
       ],
     });
     const result = await started.result();
@@ -137,14 +163,21 @@ describe('roles', () => {
     expect(result.status.failedAt).toBe('b');
     const rows = await owner.query(`SELECT id FROM ${table} WHERE id = 'o-2'`);
     expect(rows.rowCount).toBe(0);
-    expect(await statuses(sagaId)).toContain('COMPENSATION_SUCCESS');
+    expect((await statuses(sagaId)).filter((x) => x === 'COMPENSATION_SUCCESS')).toHaveLength(2);
+    const written = await owner.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM polysaga_idempotency WHERE key LIKE $1 AND backend = 's3'`,
+      [`${sagaId}:%`],
+    );
+    expect(written.rows[0]?.n).toBeGreaterThan(0);
   });
 
   it('the step role cannot write or read the audit trail, even with validation and the guard bypassed', async () => {
     const pool = poolAs(stepRole, stepPassword);
     try {
       await expect(
-        pool.query(`INSERT INTO uds3_saga_events (saga_id, seq, status) VALUES ('evil', 1, 'SAGA_COMMITTED')`),
+        pool.query(
+          `INSERT INTO uds3_saga_events (saga_id, seq, status) VALUES ('evil', 1, 'SAGA_COMMITTED')`,
+        ),
       ).rejects.toThrow('permission denied for table uds3_saga_events');
       // The adapter a postgres step runs on, called directly: the database refuses.
       await expect(
@@ -154,11 +187,18 @@ describe('roles', () => {
           keyColumns: ['id'],
         }),
       ).rejects.toThrow('permission denied for table uds3_saga_events');
-      for (const t of ['uds3_saga_events', 'polysaga_blobs', 'polysaga_schema_migrations', 'polysaga_saga_runs'])
+      for (const t of [
+        'uds3_saga_events',
+        'polysaga_blobs',
+        'polysaga_schema_migrations',
+        'polysaga_saga_runs',
+      ])
         await expect(pool.query(`SELECT * FROM ${t} LIMIT 1`), t).rejects.toThrow(
           `permission denied for ${t.endsWith('runs') ? 'view' : 'table'} ${t}`,
         );
-      const evil = await owner.query(`SELECT count(*)::int AS n FROM uds3_saga_events WHERE saga_id = 'evil'`);
+      const evil = await owner.query(
+        `SELECT count(*)::int AS n FROM uds3_saga_events WHERE saga_id = 'evil'`,
+      );
       expect(evil.rows[0]).toEqual({ n: 0 });
     } finally {
       await pool.end();
@@ -169,7 +209,9 @@ describe('roles', () => {
     const pool = poolAs(auditRole, auditPassword);
     const sagaId = `lp-commit-${run}`;
     try {
-      const read = await pool.query('SELECT count(*)::int AS n FROM uds3_saga_events WHERE saga_id = $1', [sagaId]);
+      const read = await pool.query('SELECT count(*)::int AS n FROM uds3_saga_events WHERE saga_id = $1', [
+        sagaId,
+      ]);
       expect(read.rows[0]).toEqual({ n: 4 });
       await expect(
         pool.query(`UPDATE uds3_saga_events SET status = 'SAGA_ROLLED_BACK' WHERE saga_id = $1`, [sagaId]),
@@ -219,7 +261,9 @@ describe('the worker guards what the client did not validate', () => {
     expect(result.status.error).toContain('polysaga.GuardedStore');
     expect(result.status.error).toContain('payload.table: "uds3_saga_events" is reserved for polysaga');
     expect(result.status.steps[0]?.attempts).toBe(1); // non-retryable: refused once
-    const rows = await owner.query('SELECT count(*)::int AS n FROM uds3_saga_events WHERE saga_id = $1', [forged]);
+    const rows = await owner.query('SELECT count(*)::int AS n FROM uds3_saga_events WHERE saga_id = $1', [
+      forged,
+    ]);
     expect(rows.rows[0]).toEqual({ n: 0 });
   });
 });

@@ -72,7 +72,10 @@ describe('reserved objects: postgres', () => {
         ...pg('documents'),
         compensation: {
           operation: 'insert',
-          payload: { table: 'uds3_saga_events', values: { saga_id: 'evil', seq: 2, status: 'SAGA_COMMITTED' } },
+          payload: {
+            table: 'uds3_saga_events',
+            values: { saga_id: 'evil', seq: 2, status: 'SAGA_COMMITTED' },
+          },
         },
       }),
     ).toEqual(['compensation.payload.table: "uds3_saga_events" is reserved for polysaga']);
@@ -93,10 +96,18 @@ describe('reserved objects: kv, s3, neo4j', () => {
 
   it('refuses S3 keys under polysaga/ in any bucket, for writes and reads', () => {
     expect(
-      refusals({ backend: 's3', operation: 'put_object', payload: { key: 'polysaga/before-images/x', body: 'b' } }),
+      refusals({
+        backend: 's3',
+        operation: 'put_object',
+        payload: { key: 'polysaga/before-images/x', body: 'b' },
+      }),
     ).toEqual(['payload.key: "polysaga/before-images/x" is reserved for polysaga (keys under "polysaga/")']);
     expect(
-      refusals({ backend: 's3', operation: 'delete_object', payload: { bucket: 'other', key: '/polysaga/x' } }),
+      refusals({
+        backend: 's3',
+        operation: 'delete_object',
+        payload: { bucket: 'other', key: '/polysaga/x' },
+      }),
     ).toHaveLength(1);
     expect(
       refusals({
@@ -241,7 +252,10 @@ describe('allowlists', () => {
       'payload.collection: "users" is not in the allowlist POLYSAGA_ALLOW_VECTOR_COLLECTIONS (documents, chunks-*)',
     ]);
     expect(
-      refusals({ backend: 'vector', operation: 'delete', payload: { collection: 'users', ids: ['p'] } }, { allow }),
+      refusals(
+        { backend: 'vector', operation: 'delete', payload: { collection: 'users', ids: ['p'] } },
+        { allow },
+      ),
     ).toHaveLength(1);
   });
 
@@ -271,7 +285,9 @@ describe('allowlists', () => {
     expect(() => loadConfig({ POLYSAGA_ALLOW_POSTGRES_TABLES: 'orders; drop table x' })).toThrow(
       /POLYSAGA_ALLOW_POSTGRES_TABLES/,
     );
-    expect(() => loadConfig({ POLYSAGA_ALLOW_S3_PREFIXES: 'no-slash' })).toThrow(/POLYSAGA_ALLOW_S3_PREFIXES/);
+    expect(() => loadConfig({ POLYSAGA_ALLOW_S3_PREFIXES: 'no-slash' })).toThrow(
+      /POLYSAGA_ALLOW_S3_PREFIXES/,
+    );
   });
 });
 
@@ -289,7 +305,9 @@ describe('the worker checks again (definition that skipped validation)', () => {
         {
           name: 'postgres',
           operations: { insert: record('insert') },
-          compensations: { relational_delete: (i) => (calls.push('undo'), Promise.resolve({ outcome: 'undone' as const })) },
+          compensations: {
+            relational_delete: () => (calls.push('undo'), Promise.resolve({ outcome: 'undone' as const })),
+          },
         },
         { name: 'kv', operations: { set: record('set') }, compensations: {} },
       ],
@@ -305,7 +323,10 @@ describe('the worker checks again (definition that skipped validation)', () => {
         ...ctx,
         backend: 'postgres',
         operation: 'insert',
-        payload: { table: 'public.UDS3_SAGA_EVENTS', values: { saga_id: 'evil', seq: 1, status: 'SAGA_COMMITTED' } },
+        payload: {
+          table: 'public.UDS3_SAGA_EVENTS',
+          values: { saga_id: 'evil', seq: 1, status: 'SAGA_COMMITTED' },
+        },
       } as never)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -325,7 +346,12 @@ describe('the worker checks again (definition that skipped validation)', () => {
       guard: { allow: { kvPrefixes: ['cache:'] } },
     });
     await expect(
-      steps.executeStep({ ...ctx, backend: 'kv', operation: 'set', payload: { key: 'admin:x', value: 'v' } } as never),
+      steps.executeStep({
+        ...ctx,
+        backend: 'kv',
+        operation: 'set',
+        payload: { key: 'admin:x', value: 'v' },
+      } as never),
     ).rejects.toThrow('payload.key: "admin:x" is not in the allowlist POLYSAGA_ALLOW_KV_PREFIXES (cache:)');
     await steps.executeStep({
       ...ctx,
@@ -345,8 +371,10 @@ describe('the worker checks again (definition that skipped validation)', () => {
         ...base,
         compensation: 'relational_delete',
         payload: { table: 'uds3_saga_events', values: { saga_id: 'x' } },
-      } as never),
-    ).rejects.toThrow(/guarded store: compensation relational_delete of step s: payload\.table: "uds3_saga_events" is reserved/);
+      }),
+    ).rejects.toThrow(
+      /guarded store: compensation relational_delete of step s: payload\.table: "uds3_saga_events" is reserved/,
+    );
     await expect(
       steps.compensateStep({
         ...base,
@@ -355,7 +383,7 @@ describe('the worker checks again (definition that skipped validation)', () => {
           payload: { table: 'documents', values: { id: 1 } },
         },
         payload: { table: 'documents', values: { id: 1 } },
-      } as never),
+      }),
     ).resolves.toMatchObject({ outcome: 'undone' });
     await expect(
       steps.compensateStep({
@@ -363,7 +391,7 @@ describe('the worker checks again (definition that skipped validation)', () => {
         backend: 'kv',
         compensation: { operation: 'set', payload: { key: '{{payload.target}}', value: 'v' } },
         payload: { target: 'polysaga:idem:x' },
-      } as never),
+      }),
     ).rejects.toThrow('guarded store: kv.set: payload.key: "polysaga:idem:x" is reserved for polysaga');
     expect(calls).toEqual(['insert {"table":"documents","values":{"id":1},"keyColumns":["id"]}']);
   });
