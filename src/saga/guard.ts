@@ -98,12 +98,20 @@ function qualify(table: string): string {
   return table.includes('.') ? table : `public.${table}`;
 }
 
-/** A postgres table: never polysaga's own (in any schema, any case); in the allowlist if one is set. */
+/**
+ * A postgres table: never polysaga's own (in any schema, any case), never a system catalog; in
+ * the allowlist if one is set.
+ */
 export function checkTable(table: string, guard: StoreGuard): string | null {
   // PostgreSQL folds unquoted names to lower case; polysaga quotes them, but a refusal in any
   // case keeps `UDS3_SAGA_EVENTS` or `Public.Polysaga_Blobs` from even looking like a way in.
-  const name = (table.split('.').pop() ?? table).toLowerCase();
+  const parts = table.toLowerCase().split('.');
+  const name = parts[parts.length - 1] ?? '';
+  const schema = parts.length > 1 ? parts[0] : undefined;
   if (name === AUDIT_TABLE || name.startsWith(RESERVED_TABLE_PREFIX)) return reserved(table);
+  // pg_catalog comes first on every search path: an unqualified `pg_authid` is the catalog's.
+  if (schema === 'information_schema' || (schema ?? name).startsWith('pg_'))
+    return `${JSON.stringify(table)} is a PostgreSQL system catalog`;
   const allow = guard.allow.postgresTables;
   if (allow && !allow.some((e) => matches(qualify(e), qualify(table))))
     return notAllowed(table, 'postgresTables', allow);
@@ -138,8 +146,9 @@ export function checkObject(
   access: 'write' | 'read',
   guard: StoreGuard,
 ): string | null {
-  // S3 keys are literal, but some endpoints collapse a leading slash: treat "/polysaga/…" alike.
-  const k = key.replace(/^\/+/, '');
+  // S3 keys are literal, but some S3-compatible servers map keys onto file paths: check the key
+  // as a path would resolve too ("/polysaga/…", "docs/../polysaga/…", "polysaga//…").
+  const k = normalizeKey(key);
   const b = bucket ?? guard.s3Bucket;
   const upload = access === 'read' && b === guard.s3Bucket && k.startsWith(UPLOADS_S3_PREFIX);
   if (upload) return null;
@@ -150,6 +159,17 @@ export function checkObject(
   if (allow && !allow.some((e) => full.startsWith(e.endsWith('*') ? e.slice(0, -1) : e)))
     return notAllowed(full, 's3Prefixes', allow);
   return null;
+}
+
+/** `key` with empty and `.` segments dropped and `..` segments resolved, as a file path would. */
+function normalizeKey(key: string): string {
+  const out: string[] = [];
+  const segments = key.split('/');
+  segments.forEach((seg, i) => {
+    if (seg === '..') out.pop();
+    else if (seg !== '.' && (seg !== '' || i === segments.length - 1)) out.push(seg);
+  });
+  return out.join('/');
 }
 
 /** A vector collection: in the allowlist if one is set (polysaga keeps no collection of its own). */

@@ -61,6 +61,19 @@ describe('reserved objects: postgres', () => {
     }
   });
 
+  it('refuses PostgreSQL system catalogs (pg_catalog is first on every search path)', () => {
+    for (const t of [
+      'pg_authid',
+      'pg_catalog.pg_class',
+      'PG_CATALOG.pg_proc',
+      'information_schema.tables',
+      'pg_toast.x',
+    ])
+      expect(refusals(pg(t)), t).toEqual([
+        `payload.table: ${JSON.stringify(t)} is a PostgreSQL system catalog`,
+      ]);
+  });
+
   it('lets ordinary tables through, including look-alikes', () => {
     for (const t of ['documents', 'public.orders', 'uds3_saga_events_copy', 'my_polysaga_notes', 'polysaga'])
       expect(refusals(pg(t)), t).toEqual([]);
@@ -118,6 +131,23 @@ describe('reserved objects: kv, s3, neo4j', () => {
     ).toEqual([
       'payload.sourceKey: "polysaga/before-images/s/t/h" is reserved for polysaga (keys under "polysaga/")',
     ]);
+    // Keys that a file-backed S3 server would resolve into polysaga/.
+    for (const key of [
+      'documents/../polysaga/before-images/x',
+      'polysaga//x',
+      './polysaga/x',
+      '//polysaga/x',
+    ])
+      expect(refusals({ backend: 's3', operation: 'delete_object', payload: { key } }), key).toEqual([
+        `payload.key: ${JSON.stringify(key)} is reserved for polysaga (keys under "polysaga/")`,
+      ]);
+    expect(
+      refusals({
+        backend: 's3',
+        operation: 'put_object',
+        payload: { key: 'docs/a', source: { key: 'polysaga/uploads/../before-images/s/t/h' } },
+      }),
+    ).toHaveLength(1);
     // What the client uploaded for a bodyFile may be read back as the source, in the configured bucket.
     expect(
       refusals({
