@@ -30,3 +30,4 @@ export {
   type ConnectTemporalClientOptions,
 } from './connect.js';
 export { uploadBodyFiles, hasBodyFiles, type BodyFileUploads, type UploadedBodyFile } from './body-files.js';
+export type { StoreGuard, StoreAllowlists } from '../saga/guard.js';
