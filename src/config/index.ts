@@ -204,9 +204,11 @@ export function parseDurationMs(value: string): number {
  */
 export function parseCodecKeys(text: string, variable: string): CodecKey[] {
   const entries = text
-    .split(/[,\n]/)
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .flatMap((line) => line.split(','))
     .map((e) => e.trim())
-    .filter((e) => e !== '' && !e.startsWith('#'));
+    .filter((e) => e !== '');
   const fail = (msg: string): never => {
     throw new ConfigError(`invalid configuration: ${variable}: ${msg}`, [variable.split(' ')[0]!]);
   };

@@ -61,7 +61,7 @@ describe('POLYSAGA_CODEC_KEYS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'polysaga-codec-'));
     const file = join(dir, 'keys');
     const [a, b] = [b64(), b64()];
-    writeFileSync(file, `# newest first\nlocal-2:${a}\nlocal-1:${b}\n`, { mode: 0o600 });
+    writeFileSync(file, `# newest first, then older ones\nlocal-2:${a}\nlocal-1:${b}\n`, { mode: 0o600 });
     const c = loadConfig({ ...noFile, POLYSAGA_CODEC_KEYS_FILE: file });
     expect(c.codec.keys.map((k) => k.id)).toEqual(['local-2', 'local-1']);
     expect(c.codec.source).toBe('POLYSAGA_CODEC_KEYS_FILE');
