@@ -98,6 +98,9 @@ export const envSchema = z.object({
   // separated, newest first; or the path of a file holding the same list (one per line allowed).
   POLYSAGA_CODEC_KEYS: z.string().optional(),
   POLYSAGA_CODEC_KEYS_FILE: z.string().min(1).optional(),
+  // `polysaga codec-server`: its port, and the bearer token it asks for (none: no token).
+  POLYSAGA_CODEC_SERVER_PORT: port.default(8081),
+  POLYSAGA_CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
@@ -116,6 +119,7 @@ export const SECRET_VARIABLES: readonly (keyof RawEnv)[] = [
   'QDRANT_API_KEY',
   'HTTP_INTERNAL_TOKEN',
   'POLYSAGA_CODEC_KEYS',
+  'POLYSAGA_CODEC_SERVER_TOKEN',
 ];
 
 export interface HttpServiceConfig {
@@ -161,7 +165,12 @@ export interface Config {
    * Payload encryption keys, newest first (empty: payloads are not encrypted). `source` names
    * the variable they came from.
    */
-  codec: { keys: CodecKey[]; source?: 'POLYSAGA_CODEC_KEYS' | 'POLYSAGA_CODEC_KEYS_FILE' };
+  codec: {
+    keys: CodecKey[];
+    source?: 'POLYSAGA_CODEC_KEYS' | 'POLYSAGA_CODEC_KEYS_FILE';
+    /** `polysaga codec-server` defaults. */
+    server: { port: number; token?: string };
+  };
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
 }
@@ -236,7 +245,15 @@ export function parseCodecKeys(text: string, variable: string): CodecKey[] {
   return keys;
 }
 
-function loadCodecKeys(e: RawEnv): Config['codec'] {
+function loadCodec(e: RawEnv): Config['codec'] {
+  const server = {
+    port: e.POLYSAGA_CODEC_SERVER_PORT,
+    ...(e.POLYSAGA_CODEC_SERVER_TOKEN ? { token: e.POLYSAGA_CODEC_SERVER_TOKEN } : {}),
+  };
+  return { ...loadCodecKeys(e), server };
+}
+
+function loadCodecKeys(e: RawEnv): Omit<Config['codec'], 'server'> {
   if (e.POLYSAGA_CODEC_KEYS !== undefined && e.POLYSAGA_CODEC_KEYS_FILE !== undefined) {
     throw new ConfigError(
       'invalid configuration: set POLYSAGA_CODEC_KEYS or POLYSAGA_CODEC_KEYS_FILE, not both',
@@ -393,7 +410,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       minStepTimeoutMs: parseDurationMs(e.POLYSAGA_MIN_STEP_TIMEOUT),
     },
     payloads: { thresholdBytes: e.POLYSAGA_PAYLOAD_THRESHOLD },
-    codec: loadCodecKeys(e),
+    codec: loadCodec(e),
     sensitiveFields: e.POLYSAGA_SENSITIVE_FIELDS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
@@ -413,6 +430,10 @@ export function redactConfig(config: Config): Config {
     vector: { ...config.vector, ...(config.vector.qdrantApiKey ? { qdrantApiKey: '***' } : {}) },
     http: { ...config.http, ...(config.http.internalToken ? { internalToken: '***' } : {}) },
     // Key ids stay (they are in every encrypted payload); the keys do not.
-    codec: { ...config.codec, keys: config.codec.keys.map((k) => ({ id: k.id, key: '***' })) },
+    codec: {
+      ...config.codec,
+      keys: config.codec.keys.map((k) => ({ id: k.id, key: '***' })),
+      server: { ...config.codec.server, ...(config.codec.server.token ? { token: '***' } : {}) },
+    },
   };
 }

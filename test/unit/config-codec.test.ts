@@ -24,7 +24,7 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
 
 describe('POLYSAGA_CODEC_KEYS', () => {
   it('no key: encryption off', () => {
-    expect(loadConfig({ ...noFile }).codec).toEqual({ keys: [] });
+    expect(loadConfig({ ...noFile }).codec).toEqual({ keys: [], server: { port: 8081 } });
   });
 
   it('parses id:base64 entries, newest first', () => {
@@ -79,9 +79,12 @@ describe('POLYSAGA_CODEC_KEYS', () => {
   it('is a secret: masked by redactConfig and refused in the config file', () => {
     expect(SECRET_VARIABLES).toContain('POLYSAGA_CODEC_KEYS');
     const a = b64();
-    const c = loadConfig({ ...noFile, POLYSAGA_CODEC_KEYS: `k:${a}` });
+    const token = 'codec-server-token-0123456789';
+    const c = loadConfig({ ...noFile, POLYSAGA_CODEC_KEYS: `k:${a}`, POLYSAGA_CODEC_SERVER_TOKEN: token });
+    expect(c.codec.server.token).toBe(token);
     const printed = JSON.stringify(redactConfig(c));
     expect(printed).not.toContain(a);
+    expect(printed).not.toContain(token);
     expect(redactConfig(c).codec.keys).toEqual([{ id: 'k', key: '***' }]);
     const dir = mkdtempSync(join(tmpdir(), 'polysaga-codec-'));
     const file = join(dir, 'server_config.json');
