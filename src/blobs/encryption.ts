@@ -153,7 +153,7 @@ export class EncryptionCodec implements PayloadCodec {
     try {
       return Promise.resolve(payloads.map((p) => this.decryptPayload(p)));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
