@@ -52,6 +52,17 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // CommonJS modules the Temporal SDK require()s (src/blobs/failure-converter.cjs).
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', exports: 'writable', module: 'writable' },
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Workflow code is replayed: it must be deterministic. No Node built-ins, no drivers,
     // no environment, no wall clock or randomness outside Temporal's APIs.
     files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts', 'bench/bare/workflows.ts'],

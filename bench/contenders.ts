@@ -19,6 +19,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createPgPool } from '../src/adapters/postgres.js';
 import { createRedisClient, type RedisClient } from '../src/adapters/redis.js';
+import { createDataConverter } from '../src/blobs/index.js';
 import { SagaClient } from '../src/client/index.js';
 import { temporalConnectionOptions } from '../src/client/connect.js';
 import { loadConfig, type Config } from '../src/config/index.js';
@@ -124,6 +125,14 @@ export function bareContender(ctx: BenchContext): Contender {
   let pool: pg.Pool | undefined;
   let redis: RedisClient | undefined;
   let park: { worker: Worker; running: Promise<void>; queue: string } | undefined;
+  // ctx.client encodes with polysaga's data converter (encryption when keys are configured):
+  // the bare workers decode with the same one.
+  const dataConverter = () =>
+    createDataConverter({
+      pool: (pool ??= createPgPool(ctx.config.postgres)),
+      thresholdBytes: ctx.config.payloads.thresholdBytes,
+      keys: ctx.config.codec.keys,
+    });
 
   const parking: Parking = {
     how:
@@ -137,6 +146,7 @@ export function bareContender(ctx: BenchContext): Contender {
         taskQueue: queue,
         workflowsPath,
         activities: {},
+        dataConverter: dataConverter(),
         maxCachedWorkflows: count + 100,
       });
       park = { worker: w, running: w.run(), queue };
@@ -166,13 +176,14 @@ export function bareContender(ctx: BenchContext): Contender {
     parking,
     async setup() {
       connection = await NativeConnection.connect(temporalConnectionOptions(ctx.config));
-      pool = createPgPool(ctx.config.postgres);
+      pool ??= createPgPool(ctx.config.postgres);
       redis = await createRedisClient(ctx.config.redis.url);
       worker = await Worker.create({
         connection,
         namespace: ctx.config.temporal.namespace,
         taskQueue,
         workflowsPath,
+        dataConverter: dataConverter(),
         activities: createBareActivities({ pool, redis, table: ctx.table }),
       });
       running = worker.run();

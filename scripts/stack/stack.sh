@@ -11,6 +11,7 @@
 # Services: temporal postgres neo4j s3 redis chroma qdrant-double
 # Everything lives under $POLYSAGA_STACK_DIR (default: <repo>/.stack, git-ignored):
 #   venv/ (Temporal CLI, Chroma), jars/ (Neo4j, S3Proxy), data/<service>, logs/<service>.log, run/<service>.pid
+#   codec-key: the payload encryption key of the stack (made once, mode 600; docs/security.md)
 # Every port can be overridden by environment; every server binds to 127.0.0.1.
 set -euo pipefail
 
@@ -56,8 +57,30 @@ TEMPORAL_DYNAMIC_CONFIG=(
 
 ALL_SERVICES=(postgres redis temporal neo4j s3 chroma qdrant-double)
 
+# Payload encryption key of the stack (POLYSAGA_CODEC_KEYS_FILE, docs/security.md).
+CODEC_KEY_FILE="$STACK_DIR/codec-key"
+# When set, the Web UI asks this codec server to decode payloads (`polysaga codec-server --port`).
+POLYSAGA_CODEC_SERVER_PORT="${POLYSAGA_CODEC_SERVER_PORT:-}"
+
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+# Makes the stack's codec key once: `id:base64` of 32 random bytes, mode 600. Idempotent and safe
+# when several processes share the stack directory: the file appears whole (link(2) of a
+# finished temporary file) and an existing file is never touched.
+ensure_codec_key() {
+  [ -s "$CODEC_KEY_FILE" ] && return 0
+  mkdir -p "$STACK_DIR"
+  local tmp; tmp="$(umask 077; mktemp "$STACK_DIR/.codec-key.XXXXXX")"
+  {
+    echo "# polysaga local stack payload encryption key (id:base64), newest first; see docs/security.md"
+    printf 'stack-%s:%s\n' "$(date -u +%Y%m%d)" "$(head -c 32 /dev/urandom | base64 -w0)"
+  } >"$tmp"
+  chmod 600 "$tmp"
+  ln "$tmp" "$CODEC_KEY_FILE" 2>/dev/null || true
+  rm -f "$tmp"
+  [ -s "$CODEC_KEY_FILE" ] || die "cannot create $CODEC_KEY_FILE"
+}
 
 mkdir -p "$VENV" "$JARS" "$DATA" "$LOGS" "$RUN"
 
@@ -157,6 +180,10 @@ start_temporal() {
   # (docs/performance.md).
   for dc in "${TEMPORAL_DYNAMIC_CONFIG[@]}"; do args+=(--dynamic-config-value "$dc"); done
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  # The Web UI decodes encrypted payloads through `polysaga codec-server` (docs/security.md).
+  if [ -n "$POLYSAGA_CODEC_SERVER_PORT" ]; then
+    args+=(--ui-codec-endpoint "http://127.0.0.1:$POLYSAGA_CODEC_SERVER_PORT")
+  fi
   spawn temporal "$VENV/bin/temporal" "${args[@]}"
 }
 
@@ -301,6 +328,7 @@ wait_healthy() {
 
 cmd_up() {
   local services=("$@"); [ ${#services[@]} -gt 0 ] || services=("${ALL_SERVICES[@]}")
+  ensure_codec_key
   for s in "${services[@]}"; do service_port "$s" >/dev/null; done
   for s in "${services[@]}"; do install_service "$s"; done
   local started=()
@@ -353,6 +381,11 @@ cmd_status() {
 }
 
 cmd_env() {
+  ensure_codec_key
+  # The key itself is not printed; a POLYSAGA_CODEC_KEYS of your own wins over the stack's file.
+  if [ -z "${POLYSAGA_CODEC_KEYS:-}" ]; then
+    echo "export POLYSAGA_CODEC_KEYS_FILE=${POLYSAGA_CODEC_KEYS_FILE:-$CODEC_KEY_FILE}"
+  fi
   cat <<EOF
 export TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT
 export TEMPORAL_NAMESPACE=default

@@ -10,7 +10,9 @@
  * deterministic as long as the blob is kept (docs/blobs.md: blobs are never deleted by polysaga).
  */
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
+import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { EncryptionCodec, type CodecKey } from './encryption.js';
 import { PgBlobStore, sha256Hex, type BlobStore } from './store.js';
 
 /** Metadata `encoding` of a reference payload. */
@@ -131,20 +133,37 @@ export interface DataConverterOptions extends ClaimCheckCodecOptions {
   /** The store of big payloads, or a pool to build a {@link PgBlobStore} on. */
   store?: BlobStore;
   pool?: pg.Pool;
+  /**
+   * Encryption keys, newest first (`config.codec.keys`, from `POLYSAGA_CODEC_KEYS`). Empty or
+   * absent: payloads are not encrypted (encrypted ones cannot be read).
+   */
+  keys?: readonly CodecKey[];
 }
 
 /**
- * The data converter polysaga's worker and clients use: the default payload converter plus
- * the {@link ClaimCheckCodec}. Pass `thresholdBytes: config.payloads.thresholdBytes`.
+ * The failure converter of every polysaga data converter: the default one with
+ * `encodeCommonAttributes`, so failure messages and stack traces travel as a payload (encrypted
+ * by the codec) instead of plain text in history. A module path, because the worker loads it
+ * into the workflow bundle too.
+ */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/**
+ * The data converter polysaga's worker and clients use: the default payload converter, the
+ * {@link EncryptionCodec} when keys are configured, then the {@link ClaimCheckCodec}. Encoding
+ * runs in that order, so a big payload is encrypted before it is moved to `polysaga_blobs`: the
+ * blob holds ciphertext and history the (plain) reference. Pass
+ * `thresholdBytes: config.payloads.thresholdBytes, keys: config.codec.keys`.
  */
 export function createDataConverter(options: DataConverterOptions): DataConverter {
   const store = options.store ?? (options.pool ? new PgBlobStore(options.pool) : undefined);
   if (!store) throw new Error('createDataConverter needs a blob store or a pg pool');
+  const claimCheck = new ClaimCheckCodec(store, {
+    ...(options.thresholdBytes !== undefined ? { thresholdBytes: options.thresholdBytes } : {}),
+  });
+  const encrypted = options.keys !== undefined && options.keys.length > 0;
   return {
-    payloadCodecs: [
-      new ClaimCheckCodec(store, {
-        ...(options.thresholdBytes !== undefined ? { thresholdBytes: options.thresholdBytes } : {}),
-      }),
-    ],
+    payloadCodecs: encrypted ? [new EncryptionCodec(options.keys!), claimCheck] : [claimCheck],
+    ...(encrypted ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
   };
 }

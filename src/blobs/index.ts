@@ -1,6 +1,7 @@
 /**
  * Data kept out of Temporal history (docs/blobs.md): the blob store on PostgreSQL, the
- * claim-check payload codec and the before-image references of the backends.
+ * claim-check payload codec and the before-image references of the backends; and payload
+ * encryption (docs/security.md).
  */
 export {
   BLOBS_TABLE,
@@ -17,6 +18,7 @@ export {
   ClaimCheckError,
   createDataConverter,
   DEFAULT_PAYLOAD_THRESHOLD,
+  FAILURE_CONVERTER_PATH,
   deserializePayload,
   payloadSize,
   serializePayload,
@@ -33,3 +35,14 @@ export {
   withBeforeImagesOutOfBand,
   type BeforeImageRef,
 } from './before-images.js';
+export {
+  CODEC_KEY_BYTES,
+  CODEC_KEY_ID_PATTERN,
+  ENCRYPTED_ENCODING,
+  EncryptedBlobStore,
+  EncryptionCodec,
+  isEncryptedPayload,
+  KEY_ID_METADATA,
+  PayloadEncryptionError,
+  type CodecKey,
+} from './encryption.js';

@@ -1,6 +1,7 @@
 /**
  * Connecting to Temporal as configured: one place for address, TLS, API key, the error, and
- * the data converter (claim-check codec, docs/blobs.md) every polysaga client shares with the worker.
+ * the data converter (encryption and claim-check codecs, docs/security.md and docs/blobs.md) every
+ * polysaga client shares with the worker.
  */
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
@@ -60,7 +61,11 @@ export async function connectTemporalClient(
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
-    dataConverter: createDataConverter({ pool, thresholdBytes: config.payloads.thresholdBytes }),
+    dataConverter: createDataConverter({
+      pool,
+      thresholdBytes: config.payloads.thresholdBytes,
+      keys: config.codec.keys,
+    }),
   });
   let closed: Promise<void> | undefined;
   return {

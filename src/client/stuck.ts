@@ -6,6 +6,8 @@
  * (`describe`) and the newest WorkflowTaskFailed event of its history.
  */
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import type { ProtoFailure } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { StuckInfo } from '../saga/status.js';
 
 // Wire values of temporal.api.enums.v1 (protobuf enum numbers never change). Written out so
@@ -79,6 +81,20 @@ function toIso(
 }
 
 /**
+ * A failure's message; with payload encryption its message reads `Encoded failure` and the
+ * text is in the encrypted attributes, which the client's data converter decodes.
+ */
+async function failureMessage(client: Client, failure: ProtoFailure | null | undefined): Promise<string> {
+  if (failure?.encodedAttributes) {
+    const err = await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, failure).catch(
+      () => undefined,
+    );
+    if (err?.message) return err.message;
+  }
+  return failure?.message ?? 'workflow task failed';
+}
+
+/**
  * Whether the saga's workflow is stuck on a failing workflow task, and why.
  *
  * Stuck means: still running, the pending workflow task is on attempt 2 or later, and the
@@ -109,7 +125,7 @@ export async function detectStuck(
         const a = e.workflowTaskFailedEventAttributes;
         return {
           cause: causeName(a?.cause),
-          message: a?.failure?.message ?? 'workflow task failed',
+          message: await failureMessage(client, a?.failure),
           attempts,
           since: toIso(e.eventTime),
           hint: stuckHint(description.workflowId),

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { StoreAllowlists, StoreGuard } from '../saga/guard.js';
+import { CODEC_KEY_BYTES, CODEC_KEY_ID_PATTERN, type CodecKey } from '../blobs/encryption.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const bool = z
@@ -117,6 +118,13 @@ export const envSchema = z.object({
     )
     .optional(),
   POLYSAGA_ALLOW_VECTOR_COLLECTIONS: z.string().optional(),
+  // Payload encryption (docs/security.md, "Encrypted payloads"): `id:base64-32-byte-key`, comma
+  // separated, newest first; or the path of a file holding the same list (one per line allowed).
+  POLYSAGA_CODEC_KEYS: z.string().optional(),
+  POLYSAGA_CODEC_KEYS_FILE: z.string().min(1).optional(),
+  // `polysaga codec-server`: its port, and the bearer token it asks for (none: no token).
+  POLYSAGA_CODEC_SERVER_PORT: port.default(8081),
+  POLYSAGA_CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
@@ -136,6 +144,8 @@ export const SECRET_VARIABLES: readonly (keyof RawEnv)[] = [
   'S3_SECRET_ACCESS_KEY',
   'QDRANT_API_KEY',
   'HTTP_INTERNAL_TOKEN',
+  'POLYSAGA_CODEC_KEYS',
+  'POLYSAGA_CODEC_SERVER_TOKEN',
 ];
 
 export interface HttpServiceConfig {
@@ -190,6 +200,16 @@ export interface Config {
   payloads: { thresholdBytes: number };
   /** Allowlists of the guarded stores (`POLYSAGA_ALLOW_*`); see {@link storeGuard}. */
   allow: StoreAllowlists;
+  /**
+   * Payload encryption keys, newest first (empty: payloads are not encrypted). `source` names
+   * the variable they came from.
+   */
+  codec: {
+    keys: CodecKey[];
+    source?: 'POLYSAGA_CODEC_KEYS' | 'POLYSAGA_CODEC_KEYS_FILE';
+    /** `polysaga codec-server` defaults. */
+    server: { port: number; token?: string };
+  };
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
 }
@@ -222,6 +242,85 @@ export function parseDurationMs(value: string): number {
   if (!m) throw new Error(`not a duration: ${value}`);
   const n = Number(m[1]);
   return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+/**
+ * Parses a list of encryption keys, `id:base64key` separated by commas or new lines (lines
+ * starting with `#` are comments), newest first. Errors name the variable, the entry's position
+ * and its key id, never the key.
+ * @throws ConfigError
+ */
+export function parseCodecKeys(text: string, variable: string): CodecKey[] {
+  const entries = text
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .flatMap((line) => line.split(','))
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const fail = (msg: string): never => {
+    throw new ConfigError(`invalid configuration: ${variable}: ${msg}`, [variable.split(' ')[0]!]);
+  };
+  if (entries.length === 0) fail('holds no key (expected id:base64key, newest first)');
+  const keys: CodecKey[] = [];
+  entries.forEach((entry, i) => {
+    const at = `entry ${i + 1}`;
+    const colon = entry.indexOf(':');
+    if (colon < 0) fail(`${at} must look like id:base64key`);
+    const id = entry.slice(0, colon).trim();
+    const b64 = entry.slice(colon + 1).trim();
+    if (!CODEC_KEY_ID_PATTERN.test(id))
+      fail(`${at}: key id must be letters, digits, '.', '_' or '-' (at most 64, first a letter or digit)`);
+    const named = `${at} (key id ${JSON.stringify(id)})`;
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64)) fail(`${named}: the key is not base64`);
+    const key = Buffer.from(b64, 'base64');
+    if (key.byteLength !== CODEC_KEY_BYTES)
+      fail(
+        `${named}: the key must be ${CODEC_KEY_BYTES} bytes (AES-256), it is ${key.byteLength}; ` +
+          'generate one with `openssl rand -base64 32`',
+      );
+    if (keys.some((k) => k.id === id)) fail(`${named}: the key id is used twice`);
+    keys.push({ id, key: key.toString('base64') });
+  });
+  return keys;
+}
+
+function loadCodec(e: RawEnv): Config['codec'] {
+  const server = {
+    port: e.POLYSAGA_CODEC_SERVER_PORT,
+    ...(e.POLYSAGA_CODEC_SERVER_TOKEN ? { token: e.POLYSAGA_CODEC_SERVER_TOKEN } : {}),
+  };
+  return { ...loadCodecKeys(e), server };
+}
+
+function loadCodecKeys(e: RawEnv): Omit<Config['codec'], 'server'> {
+  if (e.POLYSAGA_CODEC_KEYS !== undefined && e.POLYSAGA_CODEC_KEYS_FILE !== undefined) {
+    throw new ConfigError(
+      'invalid configuration: set POLYSAGA_CODEC_KEYS or POLYSAGA_CODEC_KEYS_FILE, not both',
+      ['POLYSAGA_CODEC_KEYS', 'POLYSAGA_CODEC_KEYS_FILE'],
+    );
+  }
+  if (e.POLYSAGA_CODEC_KEYS !== undefined) {
+    return {
+      keys: parseCodecKeys(e.POLYSAGA_CODEC_KEYS, 'POLYSAGA_CODEC_KEYS'),
+      source: 'POLYSAGA_CODEC_KEYS',
+    };
+  }
+  if (e.POLYSAGA_CODEC_KEYS_FILE !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(e.POLYSAGA_CODEC_KEYS_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `invalid configuration: POLYSAGA_CODEC_KEYS_FILE: cannot read ${e.POLYSAGA_CODEC_KEYS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        ['POLYSAGA_CODEC_KEYS_FILE'],
+      );
+    }
+    return {
+      keys: parseCodecKeys(text, `POLYSAGA_CODEC_KEYS_FILE (${e.POLYSAGA_CODEC_KEYS_FILE})`),
+      source: 'POLYSAGA_CODEC_KEYS_FILE',
+    };
+  }
+  return { keys: [] };
 }
 
 /**
@@ -363,6 +462,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...listOf('s3Prefixes', e.POLYSAGA_ALLOW_S3_PREFIXES),
       ...listOf('vectorCollections', e.POLYSAGA_ALLOW_VECTOR_COLLECTIONS),
     },
+    codec: loadCodec(e),
     sensitiveFields: e.POLYSAGA_SENSITIVE_FIELDS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
@@ -411,5 +511,11 @@ export function redactConfig(config: Config): Config {
     s3: { ...config.s3, ...(config.s3.secretAccessKey ? { secretAccessKey: '***' } : {}) },
     vector: { ...config.vector, ...(config.vector.qdrantApiKey ? { qdrantApiKey: '***' } : {}) },
     http: { ...config.http, ...(config.http.internalToken ? { internalToken: '***' } : {}) },
+    // Key ids stay (they are in every encrypted payload); the keys do not.
+    codec: {
+      ...config.codec,
+      keys: config.codec.keys.map((k) => ({ id: k.id, key: '***' })),
+      server: { ...config.codec.server, ...(config.codec.server.token ? { token: '***' } : {}) },
+    },
   };
 }

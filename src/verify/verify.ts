@@ -286,6 +286,7 @@ export async function verifyDefinition(
       dataConverter: createDataConverter({
         store: worker.resources.blobs,
         thresholdBytes: config.payloads.thresholdBytes,
+        keys: config.codec.keys,
       }),
     });
     const sagas = new SagaClient({ client: temporal, taskQueue, catalog, ...(tuning ? { tuning } : {}) });

@@ -6,16 +6,19 @@
  * registering their own compensations or custom backends.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createAuditActivities } from '../activities/audit.js';
 import {
   createDataConverter,
+  EncryptedBlobStore,
+  EncryptionCodec,
   PgBlobStore,
   resolveBeforeImage,
   withBeforeImagesOutOfBand,
+  type BlobStore,
 } from '../blobs/index.js';
 import { createBuiltinBackends, type Backend } from '../activities/backends/index.js';
 import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
@@ -40,8 +43,13 @@ export interface BackendResources {
   redis: RedisClient;
   vector: VectorEngine;
   adapters: Adapters;
-  /** Big payloads and before-images (`polysaga_blobs`, on `pool`; docs/blobs.md). */
+  /** Big payloads and before-images (`polysaga_blobs`, on `pool`; docs/blobs.md), as stored. */
   blobs: PgBlobStore;
+  /**
+   * The before-image store: `blobs`, encrypting on put and decrypting on get when
+   * `config.codec.keys` is set (docs/security.md).
+   */
+  beforeImages: BlobStore;
   /** The built-in backends; postgres, kv, neo4j and vector keep their before-images in `blobs`. */
   backends: Backend[];
   close(): Promise<void>;
@@ -59,6 +67,7 @@ export async function createBackendResources(config: Config): Promise<BackendRes
     throw new Error(`cannot open the backend clients: ${(err as Error).message}`, { cause: err });
   }
   const blobs = new PgBlobStore(adapters.pool);
+  const beforeImages = beforeImageStore(blobs, config);
   return {
     pool: adapters.pool,
     neo4j: adapters.neo4j.driver,
@@ -67,9 +76,17 @@ export async function createBackendResources(config: Config): Promise<BackendRes
     vector: adapters.vector,
     adapters,
     blobs,
-    backends: createBuiltinBackends(adapters).map((b) => withBeforeImagesOutOfBand(b, blobs)),
+    beforeImages,
+    backends: createBuiltinBackends(adapters).map((b) => withBeforeImagesOutOfBand(b, beforeImages)),
     close: () => adapters.close(),
   };
+}
+
+/** The store of before-images: `blobs`, encrypted with the configured codec keys (if any). */
+export function beforeImageStore(blobs: BlobStore, config: Config): BlobStore {
+  return config.codec.keys.length > 0
+    ? new EncryptedBlobStore(blobs, new EncryptionCodec(config.codec.keys))
+    : blobs;
 }
 
 export interface SagaActivitiesOptions {
@@ -102,7 +119,7 @@ export function createActivities(
     async compensateStep(input) {
       let result: JsonObject;
       try {
-        result = await resolveBeforeImage(resources.blobs, input.result);
+        result = await resolveBeforeImage(resources.beforeImages, input.result);
       } catch (err) {
         throw toActivityError(err, `compensation of step ${input.stepId}`);
       }
@@ -147,6 +164,12 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
  */
 export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise<SagaWorker> {
   const config = options.config ?? loadConfig();
+  if (config.codec.keys.length === 0) {
+    Runtime.instance().logger.warn(
+      'payload encryption is off: workflow inputs, step payloads and results are stored readable in ' +
+        'Temporal history; set POLYSAGA_CODEC_KEYS or POLYSAGA_CODEC_KEYS_FILE (docs/security.md)',
+    );
+  }
   const connection = await connectWorker(config);
   let resources: BackendResources;
   try {
@@ -168,6 +191,7 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
       dataConverter: createDataConverter({
         store: resources.blobs,
         thresholdBytes: config.payloads.thresholdBytes,
+        keys: config.codec.keys,
       }),
       ...options.worker,
     });

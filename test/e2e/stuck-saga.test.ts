@@ -16,6 +16,7 @@ import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditPool, readEvents, verifyTrail } from '../../src/audit/index.js';
+import { createDataConverter } from '../../src/blobs/index.js';
 import {
   IDENTITY_LOCK_WORKFLOW_TYPE,
   IdentityLockedError,
@@ -65,7 +66,16 @@ beforeAll(async () => {
   worker = await createSagaWorker({ config, taskQueue });
   running = worker.run();
   connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    // The worker's data converter (payloads encrypted when the stack configures codec keys).
+    dataConverter: createDataConverter({
+      pool,
+      thresholdBytes: config.payloads.thresholdBytes,
+      keys: config.codec.keys,
+    }),
+  });
   sagas = new SagaClient({ client, taskQueue });
 });
 

@@ -23,6 +23,11 @@ export function registerDemo(program: Command): void {
       if (opts.json) printJson(result);
       else {
         process.stdout.write(`\nTemporal Web UI: ${result.uiUrl}\n`);
+        if (config().codec.keys.length > 0)
+          process.stdout.write(
+            'Payloads are encrypted in history: run `polysaga codec-server` and enter ' +
+              `http://127.0.0.1:${config().codec.server.port} in the Web UI's codec server settings to read them (docs/security.md)\n`,
+          );
         process.stdout.write(
           `Audit trail of a saga: polysaga events ${result.runs[1]?.sagaId ?? '<sagaId>'}\n`,
         );

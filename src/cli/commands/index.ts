@@ -1,5 +1,6 @@
 /** Registers every sub-command of `polysaga`. */
 import type { Command } from 'commander';
+import { registerCodecServer } from './codec-server.js';
 import { registerDemo } from './demo.js';
 import { registerOpsCommands } from './ops.js';
 import { registerRecover } from './recover.js';
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerRecover(program);
   registerDemo(program);
   registerVerify(program);
+  registerCodecServer(program);
 }

@@ -20,8 +20,10 @@ export function registerStack(program: Command): void {
       'after',
       `
 Services: temporal (with Web UI), postgres, neo4j, s3 (S3Proxy), redis, chroma, qdrant-double.
-Data and logs live under .stack/ (POLYSAGA_STACK_DIR). Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT,
-POSTGRES_PORT, NEO4J_BOLT_PORT, S3_PORT, REDIS_PORT, CHROMA_PORT, QDRANT_DOUBLE_PORT.
+Data and logs live under .stack/ (POLYSAGA_STACK_DIR), with the payload encryption key
+.stack/codec-key (made once; "env" exports POLYSAGA_CODEC_KEYS_FILE, see docs/security.md).
+Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT, POSTGRES_PORT, NEO4J_BOLT_PORT, S3_PORT, REDIS_PORT,
+CHROMA_PORT, QDRANT_DOUBLE_PORT.
 STACK_TIMEOUT (seconds, default 120) bounds each server's start-up.`,
     );
   stack

@@ -4,7 +4,8 @@
  * - a kv step sets a 3 MiB value: the saga commits, Redis holds the value, and the raw history
  *   (read by a client without the codec) holds no payload over the threshold;
  * - a postgres update and a kv set of existing data, then a failing step: the compensations
- *   resolve the before-image references and restore both; the history never holds the old data;
+ *   resolve the before-image references (encrypted blobs when codec keys are configured) and
+ *   restore both; the history never holds the old data;
  * - the STEP_SUCCESS rows of the audit trail alone (rebuildCompensationStack) undo a committed
  *   saga, as `polysaga recover` does.
  */
@@ -13,7 +14,12 @@ import { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, readEvents, rebuildCompensationStack } from '../../../src/audit/index.js';
-import { BEFORE_IMAGE_REF_KEY, CLAIM_CHECK_ENCODING, payloadSize } from '../../../src/blobs/index.js';
+import {
+  BEFORE_IMAGE_REF_KEY,
+  CLAIM_CHECK_ENCODING,
+  EncryptionCodec,
+  payloadSize,
+} from '../../../src/blobs/index.js';
 import {
   connectTemporalClient,
   SagaClient,
@@ -73,6 +79,11 @@ async function historyPayloads(workflowId: string): Promise<Payload[]> {
   walk(history.events);
   return out;
 }
+
+/** The codec keys of the configuration decrypt history payloads (claim-check references stay). */
+const encrypted = config.codec.keys.length > 0;
+const decrypt = (payloads: Payload[]) =>
+  encrypted ? new EncryptionCodec(config.codec.keys).decode(payloads) : Promise.resolve(payloads);
 
 const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString('utf8');
 
@@ -166,10 +177,15 @@ describe('before-images out of band', () => {
       [`before/${sagaId}:kv`, sagaId, 'kv'],
       [`before/${sagaId}:upd`, sagaId, 'upd'],
     ]);
-    expect(JSON.parse(blobs.rows[0]!.bytes.toString())).toEqual({ before: oldValue });
-    expect(JSON.parse(blobs.rows[1]!.bytes.toString())).toEqual({ before: { id: 'u1', title: oldTitle } });
-    // …and neither Temporal history nor the audit trail holds the old data, only the references.
-    const all = (await historyPayloads(sagaId)).map((p) => text(p.data)).join('\n');
+    // …encrypted when the configuration has codec keys (the local stack's default)…
+    for (const b of blobs.rows)
+      expect(b.bytes.includes(oldTitle) || b.bytes.includes(oldValue)).toBe(!encrypted);
+    const image = async (key: string) =>
+      JSON.parse(text(await worker.resources.beforeImages.get(key))) as unknown;
+    expect(await image(`before/${sagaId}:kv`)).toEqual({ before: oldValue });
+    expect(await image(`before/${sagaId}:upd`)).toEqual({ before: { id: 'u1', title: oldTitle } });
+    // …and neither Temporal history (decrypted) nor the audit trail holds the old data, only the references.
+    const all = (await decrypt(await historyPayloads(sagaId))).map((p) => text(p.data)).join('\n');
     expect(all).toContain(BEFORE_IMAGE_REF_KEY);
     expect(all).not.toContain(oldTitle);
     expect(all).not.toContain(oldValue);
