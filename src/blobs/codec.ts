@@ -12,6 +12,8 @@
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import type pg from 'pg';
 import { PgBlobStore, sha256Hex, type BlobStore } from './store.js';
+import type { SecretMasker } from '../audit/redact.js';
+import { SecretMaskingCodec } from './mask-codec.js';
 
 /** Metadata `encoding` of a reference payload. */
 export const CLAIM_CHECK_ENCODING = 'polysaga/claim-check';
@@ -131,6 +133,8 @@ export interface DataConverterOptions extends ClaimCheckCodecOptions {
   /** The store of big payloads, or a pool to build a {@link PgBlobStore} on. */
   store?: BlobStore;
   pool?: pg.Pool;
+  /** Configured secret values to mask in JSON payloads on encode (src/blobs/mask-codec.ts). */
+  secrets?: SecretMasker;
 }
 
 /**
@@ -142,6 +146,8 @@ export function createDataConverter(options: DataConverterOptions): DataConverte
   if (!store) throw new Error('createDataConverter needs a blob store or a pg pool');
   return {
     payloadCodecs: [
+      // Secrets masked by value: first, so that the blob store never holds one either.
+      ...(options.secrets?.active ? [new SecretMaskingCodec(options.secrets)] : []),
       new ClaimCheckCodec(store, {
         ...(options.thresholdBytes !== undefined ? { thresholdBytes: options.thresholdBytes } : {}),
       }),

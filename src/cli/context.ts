@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
 import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, maskableSecrets, type Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
 import { CliError } from './errors.js';
 
 let cached: Config | undefined;
@@ -82,16 +83,22 @@ let runtimeInstalled = false;
  * workflow logs), once per process, before the first worker is created. Everything goes to
  * stderr: the native core would otherwise print to stdout and break `--json`. With
  * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
- * worker-level messages pass.
+ * worker-level messages pass. Configured secret values are printed as `***`.
  */
 export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  let secrets = SecretMasker.none;
+  try {
+    secrets = new SecretMasker(maskableSecrets(config()).values);
+  } catch {
+    // An invalid configuration is reported by the command itself.
+  }
   try {
     Runtime.install({
       logger: new DefaultLogger(level, (entry) => {
         if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
-        process.stderr.write(`worker: ${entry.level} ${entry.message}\n`);
+        process.stderr.write(`worker: ${entry.level} ${secrets.text(entry.message)}\n`);
       }),
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },

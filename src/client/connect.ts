@@ -6,7 +6,8 @@ import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
 import { createDataConverter } from '../blobs/codec.js';
-import type { Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
+import { maskableSecrets, type Config } from '../config/index.js';
 
 /** Connection options from the configuration (TLS and API key when set). */
 export function temporalConnectionOptions(config: Config): { address: string; tls?: true; apiKey?: string } {
@@ -60,7 +61,11 @@ export async function connectTemporalClient(
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
-    dataConverter: createDataConverter({ pool, thresholdBytes: config.payloads.thresholdBytes }),
+    dataConverter: createDataConverter({
+      pool,
+      thresholdBytes: config.payloads.thresholdBytes,
+      secrets: new SecretMasker(maskableSecrets(config).values),
+    }),
   });
   let closed: Promise<void> | undefined;
   return {

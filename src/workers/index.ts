@@ -6,7 +6,7 @@
  * registering their own compensations or custom backends.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -23,11 +23,12 @@ import { createStepActivities } from '../activities/steps.js';
 import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, maskableSecrets, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
+import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
 
 /** Path of the workflow entry point, bundled by the worker. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -81,7 +82,10 @@ export interface SagaActivitiesOptions {
   registerCompensations?: (registry: CompensationRegistry) => void;
 }
 
-/** Builds every activity of {@link SagaActivities} over the given resources. */
+/**
+ * Builds every activity of {@link SagaActivities} over the given resources. Results and errors
+ * of every activity have the configured secret values masked (docs/security.md).
+ */
 export function createActivities(
   resources: BackendResources,
   config: Config,
@@ -91,20 +95,23 @@ export function createActivities(
   const compensations = createCompensationRegistry(backends);
   options.registerCompensations?.(compensations);
   const steps = createStepActivities({ catalog: options.catalog ?? builtinCatalog, backends, compensations });
-  return withTransitions({
-    ...steps,
-    // Inline compensations fill {{result.…}} from the result: give them the before-image too.
-    async compensateStep(input) {
-      let result: JsonObject;
-      try {
-        result = await resolveBeforeImage(resources.blobs, input.result);
-      } catch (err) {
-        throw toActivityError(err, `compensation of step ${input.stepId}`);
-      }
-      return steps.compensateStep({ ...input, result });
-    },
-    ...createAuditActivities({ pool: resources.pool, config }),
-  });
+  return maskActivities(
+    withTransitions({
+      ...steps,
+      // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+      async compensateStep(input) {
+        let result: JsonObject;
+        try {
+          result = await resolveBeforeImage(resources.blobs, input.result);
+        } catch (err) {
+          throw toActivityError(err, `compensation of step ${input.stepId}`);
+        }
+        return steps.compensateStep({ ...input, result });
+      },
+      ...createAuditActivities({ pool: resources.pool, config }),
+    }),
+    secretMaskerFor(config),
+  );
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -143,6 +150,11 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
 export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise<SagaWorker> {
   const config = options.config ?? loadConfig();
   const connection = await connectWorker(config);
+  const { unmasked } = maskableSecrets(config);
+  if (unmasked.length > 0)
+    Runtime.instance().logger.warn(
+      `secrets not masked by value (shorter than 8 characters, or equal to a non-secret setting such as a user or database name): ${unmasked.join(', ')}; see docs/security.md`,
+    );
   let resources: BackendResources;
   try {
     resources = await createBackendResources(config);
@@ -151,7 +163,10 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     throw err;
   }
   const base = createActivities(resources, config, options);
-  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base)) : base;
+  const secrets = secretMaskerFor(config);
+  const activities = options.wrapActivities
+    ? maskActivities(withTransitions(options.wrapActivities(base)), secrets)
+    : base;
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -163,6 +178,7 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
       dataConverter: createDataConverter({
         store: resources.blobs,
         thresholdBytes: config.payloads.thresholdBytes,
+        secrets,
       }),
       ...options.worker,
     });
