@@ -64,13 +64,18 @@ export function secretForms(value: string): string[] {
  * from the secret values only, no I/O; masking is idempotent.
  */
 export class SecretMasker {
-  /** Every form of every secret, longest first (a longer form containing a shorter one wins). */
-  readonly needles: readonly string[];
+  // Private: a logger printing an object that holds the masker (the worker's options) must not show them.
+  readonly #needles: readonly string[];
 
   constructor(values: Iterable<string | undefined>) {
     const all = new Set<string>();
     for (const v of values) if (typeof v === 'string') for (const f of secretForms(v)) all.add(f);
-    this.needles = [...all].sort((a, b) => b.length - a.length);
+    this.#needles = [...all].sort((a, b) => b.length - a.length);
+  }
+
+  /** Every form of every secret, longest first (a longer form containing a shorter one wins). */
+  get needles(): readonly string[] {
+    return this.#needles;
   }
 
   /** A masker that masks nothing. */
@@ -78,18 +83,18 @@ export class SecretMasker {
 
   /** Whether there is anything to mask. */
   get active(): boolean {
-    return this.needles.length > 0;
+    return this.#needles.length > 0;
   }
 
   /** Whether `text` holds a secret. */
   contains(text: string): boolean {
-    return this.needles.some((n) => text.includes(n));
+    return this.#needles.some((n) => text.includes(n));
   }
 
   /** `text` with every secret replaced by {@link MASK}. */
   text(text: string): string {
     let out = text;
-    for (const n of this.needles) if (out.includes(n)) out = out.split(n).join(MASK);
+    for (const n of this.#needles) if (out.includes(n)) out = out.split(n).join(MASK);
     return out;
   }
 

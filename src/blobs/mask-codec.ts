@@ -22,32 +22,34 @@ function isJson(p: Payload): boolean {
 }
 
 export class SecretMaskingCodec implements PayloadCodec {
-  /** Each secret form as it appears in JSON text (quotes, backslashes and controls escaped). */
-  private readonly jsonNeedles: string[];
+  /** Each secret form as it appears in JSON text (quotes, backslashes and controls escaped); private, see SecretMasker. */
+  readonly #jsonNeedles: string[];
+  readonly #masker: SecretMasker;
 
-  constructor(readonly masker: SecretMasker) {
+  constructor(masker: SecretMasker) {
+    this.#masker = masker;
     const forms = new Set<string>();
     for (const n of masker.needles) {
       forms.add(n);
       forms.add(JSON.stringify(n).slice(1, -1));
     }
-    this.jsonNeedles = [...forms];
+    this.#jsonNeedles = [...forms];
   }
 
   encode(payloads: Payload[]): Promise<Payload[]> {
-    if (this.jsonNeedles.length === 0) return Promise.resolve(payloads);
+    if (this.#jsonNeedles.length === 0) return Promise.resolve(payloads);
     return Promise.resolve(
       payloads.map((p) => {
         if (!isJson(p) || !p.data) return p;
         const text = fromUtf8.decode(p.data);
-        if (!this.jsonNeedles.some((n) => text.includes(n))) return p;
+        if (!this.#jsonNeedles.some((n) => text.includes(n))) return p;
         let value: unknown;
         try {
           value = JSON.parse(text);
         } catch {
           return p;
         }
-        return { ...p, data: utf8.encode(JSON.stringify(this.masker.json(value))) };
+        return { ...p, data: utf8.encode(JSON.stringify(this.#masker.json(value))) };
       }),
     );
   }

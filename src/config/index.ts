@@ -247,9 +247,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const configuredValues: NonNullable<Config['configuredValues']> = { secrets: [], others: [] };
   for (const name of CONFIG_VARIABLES) {
-    const raw: unknown = e[name];
+    const raw = e[name];
     if (raw === undefined || raw === '') continue;
-    const v = String(raw);
+    const v = typeof raw === 'string' ? raw : String(raw);
     if ((SECRET_VARIABLES as string[]).includes(name))
       configuredValues.secrets.push({ variable: name, value: v });
     else configuredValues.others.push(v);
