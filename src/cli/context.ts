@@ -8,6 +8,9 @@ import { SagaClient } from '../client/index.js';
 import { loadConfig, maskableSecrets, type Config } from '../config/index.js';
 import { SecretMasker } from '../audit/redact.js';
 import { CliError } from './errors.js';
+import { InvalidDefinitionError } from '../saga/errors.js';
+import { unsafeIntegerLiterals } from '../saga/input-hygiene.js';
+import { issueAtPath } from '../saga/validate.js';
 
 let cached: Config | undefined;
 /** The validated configuration (loaded once per process). */
@@ -43,7 +46,11 @@ export async function withPool<T>(fn: (pool: pg.Pool, cfg: Config) => Promise<T>
   }
 }
 
-/** Reads and parses a JSON file, with a one-line error naming the file. */
+/**
+ * Reads and parses a JSON file (a saga definition), with a one-line error naming the file.
+ * Integer literals that JSON.parse would round (beyond ±(2^53 − 1)) are refused with the
+ * field and the digits as written (exit 2): such values must be written as strings.
+ */
 export function readJsonFile(path: string): unknown {
   let text: string;
   try {
@@ -54,11 +61,25 @@ export function readJsonFile(path: string): unknown {
       2,
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     throw new CliError(`${path} is not valid JSON: ${(err as Error).message}`, 2);
   }
+  // Only a run of 16 or more digits can be beyond 2^53 - 1: skip the scan otherwise.
+  const unsafe = /\d{16}/.test(text) ? unsafeIntegerLiterals(text) : [];
+  if (unsafe.length > 0)
+    throw new InvalidDefinitionError(
+      unsafe.map((u) =>
+        issueAtPath(
+          value,
+          u.path,
+          `the integer ${u.literal} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 − 1) and would be rounded to ${String(Number(u.literal))}; write it as a string: "${u.literal}"`,
+        ),
+      ),
+    );
+  return value;
 }
 
 /** Prints machine-readable output. */

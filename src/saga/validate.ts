@@ -16,12 +16,14 @@ import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
 import {
   defaultIdempotencyKey,
   sagaDefinitionSchema,
+  STEP_ID_PATTERN,
   type NormalizedDefinition,
   type NormalizedStep,
   type SagaDefinition,
   type SagaStepDefinition,
 } from './definition.js';
 import { InvalidDefinitionError, type ValidationIssue } from './errors.js';
+import { checkValues, droppedFields, showSegment } from './input-hygiene.js';
 
 /**
  * Limits a definition must stay within; checked before anything starts. Sizes are of the
@@ -66,11 +68,29 @@ export type ValidationResult =
 
 function pathToField(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const p of path) {
+  for (const segment of path) {
+    const p = typeof segment === 'symbol' ? segment : showSegment(segment);
     if (typeof p === 'number') out += `[${p}]`;
     else out += out === '' ? String(p) : `.${String(p)}`;
   }
   return out === '' ? '(root)' : out;
+}
+
+/** An issue at a path from the definition's root: inside a step, named by the step's id and index. */
+export function issueAtPath(input: unknown, path: (string | number)[], message: string): ValidationIssue {
+  const [head, index, ...rest] = path;
+  if (head === 'steps' && typeof index === 'number') {
+    const steps = (input as { steps?: unknown[] }).steps;
+    const step = Array.isArray(steps) ? steps[index] : undefined;
+    const id = typeof step === 'object' && step !== null ? (step as { id?: unknown }).id : undefined;
+    return {
+      ...(typeof id === 'string' && STEP_ID_PATTERN.test(id) ? { stepId: id } : {}),
+      stepIndex: index,
+      field: pathToField(rest),
+      message,
+    };
+  }
+  return { field: pathToField(path), message };
 }
 
 /** Milliseconds of a duration matching `DURATION_PATTERN` (`500ms`, `30s`, `2m`, `1h`). */
@@ -182,6 +202,10 @@ export function validateDefinition(
   options: ValidateOptions = {},
 ): ValidationResult {
   const limits = resolveLimits(options.limits);
+  // Hostile input first (depth, cycles, NUL, lone surrogates, unsafe integers): input-hygiene.ts.
+  const hostile = checkValues(input);
+  if (hostile.length > 0)
+    return { ok: false, issues: hostile.map((h) => issueAtPath(input, h.path, h.message)) };
   const overall = checkOverallLimits(input, limits);
   if (overall.length > 0) return { ok: false, issues: overall };
   const parsed = sagaDefinitionSchema.safeParse(input);
@@ -333,6 +357,9 @@ function checkSemantics(
     const payload = op.payload.safeParse(step.payload);
     if (!payload.success) {
       for (const iss of payload.error.issues) at(pathToField(['payload', ...iss.path]), iss.message);
+    } else {
+      for (const p of droppedFields(step.payload, payload.data))
+        at(pathToField(['payload', ...p]), `unknown field of ${step.backend}.${step.operation}`);
     }
 
     let compensation: CompensationRef = null;
@@ -383,6 +410,9 @@ function checkSemantics(
         if (!cp.success)
           for (const iss of cp.error.issues)
             at(pathToField(['compensation', 'payload', ...iss.path]), iss.message);
+        else
+          for (const p of droppedFields(inline.payload, cp.data))
+            at(pathToField(['compensation', 'payload', ...p]), `unknown field of ${cb}.${inline.operation}`);
         compensation = {
           ...(inline.backend !== undefined ? { backend: inline.backend } : {}),
           operation: inline.operation,
