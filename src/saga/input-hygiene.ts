@@ -199,9 +199,16 @@ export function droppedFields(
   return out;
 }
 
-/** A path segment as it is shown in a field name: a key that cannot be shown as it is, JSON-quoted. */
-export function showSegment(segment: string | number): string | number {
-  return typeof segment === 'string' && stringProblem(segment) !== undefined
-    ? JSON.stringify(segment)
-    : segment;
+/** Keys shown as they are in a field path (`payload.values.title`); others are shown `["a b"]`. */
+const PLAIN_KEY = /^[A-Za-z_$][\w$-]*$/;
+
+/**
+ * A path segment as it is shown in a field name: an index or a plain key as it is, any other
+ * key JSON-quoted in brackets (`payload.values["id\"; DROP TABLE x; --"]`), so that a field name
+ * is one unambiguous, printable line.
+ */
+export function showSegment(segment: string | number): { text: string; bracket: boolean } {
+  if (typeof segment === 'number') return { text: `[${segment}]`, bracket: true };
+  if (PLAIN_KEY.test(segment)) return { text: segment, bracket: false };
+  return { text: `[${JSON.stringify(segment)}]`, bracket: true };
 }

@@ -68,10 +68,10 @@ export type ValidationResult =
 
 function pathToField(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const segment of path) {
-    const p = typeof segment === 'symbol' ? segment : showSegment(segment);
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
+  for (const p of path) {
+    const seg = showSegment(typeof p === 'symbol' ? String(p) : p);
+    if (seg.bracket) out += seg.text;
+    else out += out === '' ? seg.text : `.${seg.text}`;
   }
   return out === '' ? '(root)' : out;
 }
