@@ -29,7 +29,15 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
   }
   const { client } = connected;
   try {
-    return await fn(new SagaClient({ client, taskQueue: cfg.temporal.taskQueue, limits: cfg.limits }), cfg);
+    return await fn(
+      new SagaClient({
+        client,
+        taskQueue: cfg.temporal.taskQueue,
+        limits: cfg.limits,
+        secrets: new SecretMasker(maskableSecrets(cfg).values),
+      }),
+      cfg,
+    );
   } finally {
     await connected.close();
   }

@@ -64,6 +64,11 @@ export interface SagaClientOptions {
   statusQueryTimeoutMs?: number;
   /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
   s3?: Config['s3'];
+  /**
+   * The configured secret values (`new SecretMasker(maskableSecrets(config).values)`): a
+   * definition holding one is refused, naming the field (docs/security.md).
+   */
+  secrets?: ValidateOptions['secrets'];
 }
 
 /** What {@link SagaClient.terminateSaga} did. */
@@ -143,6 +148,7 @@ export class SagaClient {
   private readonly limits: Partial<DefinitionLimits> | undefined;
   private readonly statusQueryTimeoutMs: number;
   private readonly s3: Config['s3'] | undefined;
+  private readonly secrets: ValidateOptions['secrets'];
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -155,6 +161,7 @@ export class SagaClient {
     // waits that long before Temporal hands it to another worker.
     this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 15_000;
     this.s3 = options.s3;
+    this.secrets = options.secrets;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -176,6 +183,7 @@ export class SagaClient {
       generateId: () => `${(definition as { name?: string }).name ?? 'saga'}-${crypto.randomUUID()}`,
       generateTraceId: () => crypto.randomUUID(),
       ...(this.limits ? { limits: this.limits } : {}),
+      ...(this.secrets ? { secrets: this.secrets } : {}),
       ...options,
     });
   }

@@ -9,7 +9,8 @@
  * an integral number beyond ±(2^53 − 1) (JSON numbers are doubles: 12345678901234567890 is
  * already 12345678901234567000 — such values must be written as strings); NaN and ±Infinity
  * (JSON has no such numbers); a key `__proto__`; values JSON does not have (bigint, undefined
- * inside arrays, functions, symbols, Dates and other class instances).
+ * inside arrays, functions, symbols, Dates and other class instances); with `secrets`, a string
+ * holding a configured secret value (it would reach Temporal history).
  *
  * {@link unsafeIntegerLiterals} finds the integer literals of a JSON text that a parse would
  * round, with their paths, so that the CLI can name the digits as written.
@@ -59,7 +60,11 @@ function kindOf(v: unknown): string {
  * Every refused value of `input` (at most `limit`, default 20), walking iteratively (no
  * recursion: a definition nested 100 000 levels deep is one issue, not a stack overflow).
  */
-export function checkValues(input: unknown, limit = 20): HygieneIssue[] {
+export function checkValues(
+  input: unknown,
+  limit = 20,
+  secrets?: { contains(text: string): boolean },
+): HygieneIssue[] {
   const issues: HygieneIssue[] = [];
   const ancestors = new Set<object>();
   type Frame = { value: unknown; path: (string | number)[]; depth: number } | { leave: object };
@@ -75,6 +80,11 @@ export function checkValues(input: unknown, limit = 20): HygieneIssue[] {
     if (typeof v === 'string') {
       const p = stringProblem(v);
       if (p) add(path, p);
+      else if (secrets?.contains(v))
+        add(
+          path,
+          'holds the value of a configured secret (polysaga adds X-INTERNAL-TOKEN and the connection credentials itself); a secret in a definition would be stored in Temporal history',
+        );
       continue;
     }
     if (typeof v === 'number') {

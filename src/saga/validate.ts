@@ -61,6 +61,8 @@ export interface ValidateOptions {
   generateTraceId?: () => string;
   /** Overrides of {@link DEFAULT_DEFINITION_LIMITS}, field by field. */
   limits?: Partial<DefinitionLimits>;
+  /** Configured secret values (a SecretMasker): a string holding one is refused (docs/security.md). */
+  secrets?: { contains(text: string): boolean };
 }
 
 export type ValidationResult =
@@ -203,7 +205,7 @@ export function validateDefinition(
 ): ValidationResult {
   const limits = resolveLimits(options.limits);
   // Hostile input first (depth, cycles, NUL, lone surrogates, unsafe integers): input-hygiene.ts.
-  const hostile = checkValues(input);
+  const hostile = checkValues(input, 20, options.secrets);
   if (hostile.length > 0)
     return { ok: false, issues: hostile.map((h) => issueAtPath(input, h.path, h.message)) };
   const overall = checkOverallLimits(input, limits);

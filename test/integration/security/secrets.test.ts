@@ -19,6 +19,8 @@ import {
 } from '../../../src/client/index.js';
 import { loadConfig, maskableSecrets } from '../../../src/config/index.js';
 import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import { SecretMasker } from '../../../src/audit/redact.js';
+import { InvalidDefinitionError } from '../../../src/saga/errors.js';
 
 const run = randomUUID().slice(0, 8);
 const TOKEN = `tok-${randomUUID()}`;
@@ -172,6 +174,30 @@ describe('a service that echoes the internal token', () => {
     const history = historyText(sagaId);
     expect(history).not.toContain(TOKEN);
     expect(history).toContain('***');
+  });
+
+  it('a definition holding the token is refused by a client that knows the secrets, naming the field', async () => {
+    const guarded = new SagaClient({
+      client: connected.client,
+      taskQueue,
+      secrets: new SecretMasker(secrets),
+    });
+    const sagaId = `secrets-in-def-${run}`;
+    const def = { name: 'secrets-in-def', sagaId, steps: [echo('echo', '/echo')] };
+    (def.steps[0]!.payload.body as Record<string, unknown>).note = `Bearer ${TOKEN}`;
+    const err = await guarded.createSaga(def).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidDefinitionError);
+    expect((err as Error).message).toContain(
+      'field "payload.body.note": holds the value of a configured secret',
+    );
+    expect((err as Error).message).not.toContain(TOKEN);
+    await expect(connected.client.workflow.getHandle(sagaId).describe()).rejects.toThrow();
+
+    // A client without them: the payload codec masks the token before the start reaches history.
+    const r = await sagas.executeSaga(def);
+    expect(r.status.state).toBe('COMMITTED');
+    expect(historyText(sagaId)).not.toContain(TOKEN);
+    expect((await auditText(sagaId)).text).not.toContain(TOKEN);
   });
 
   it('the worker log never held the token', () => {

@@ -158,3 +158,26 @@ describe('maskActivities', () => {
     await expect(acts.fail()).rejects.toMatchObject({ message: 'bad ***', type: 'X', nonRetryable: true });
   });
 });
+
+describe('a definition holding a configured secret', () => {
+  it('is refused by validation, naming the field and not the value', async () => {
+    const { validateDefinition } = await import('../../../src/saga/validate.js');
+    const { builtinCatalog } = await import('../../../src/saga/catalog/index.js');
+    const { formatIssue } = await import('../../../src/saga/errors.js');
+    const def = {
+      name: 'x',
+      steps: [{ id: 'k', backend: 'kv', operation: 'set', payload: { key: 'a', value: `Bearer ${TOKEN}` } }],
+    };
+    const r = validateDefinition(def, builtinCatalog, { secrets: m });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issues.map(formatIssue)).toEqual([
+        expect.stringContaining(
+          'step "k" (steps[0]) field "payload.value": holds the value of a configured secret',
+        ),
+      ]);
+      expect(JSON.stringify(r.issues)).not.toContain(TOKEN);
+    }
+    expect(validateDefinition(def, builtinCatalog).ok).toBe(true);
+  });
+});
