@@ -5,8 +5,12 @@ import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
 import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
-import { loadConfig, storeGuard, type Config } from '../config/index.js';
+import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
 import { CliError } from './errors.js';
+import { InvalidDefinitionError } from '../saga/errors.js';
+import { unsafeIntegerLiterals } from '../saga/input-hygiene.js';
+import { issueAtPath } from '../saga/validate.js';
 
 let cached: Config | undefined;
 /** The validated configuration (loaded once per process). */
@@ -31,6 +35,7 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
         taskQueue: cfg.temporal.taskQueue,
         limits: cfg.limits,
         guard: storeGuard(cfg),
+        secrets: new SecretMasker(maskableSecrets(cfg).values),
       }),
       cfg,
     );
@@ -50,7 +55,11 @@ export async function withPool<T>(fn: (pool: pg.Pool, cfg: Config) => Promise<T>
   }
 }
 
-/** Reads and parses a JSON file, with a one-line error naming the file. */
+/**
+ * Reads and parses a JSON file (a saga definition), with a one-line error naming the file.
+ * Integer literals that JSON.parse would round (beyond ±(2^53 − 1)) are refused with the
+ * field and the digits as written (exit 2): such values must be written as strings.
+ */
 export function readJsonFile(path: string): unknown {
   let text: string;
   try {
@@ -61,11 +70,25 @@ export function readJsonFile(path: string): unknown {
       2,
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     throw new CliError(`${path} is not valid JSON: ${(err as Error).message}`, 2);
   }
+  // Only a run of 16 or more digits can be beyond 2^53 - 1: skip the scan otherwise.
+  const unsafe = /\d{16}/.test(text) ? unsafeIntegerLiterals(text) : [];
+  if (unsafe.length > 0)
+    throw new InvalidDefinitionError(
+      unsafe.map((u) =>
+        issueAtPath(
+          value,
+          u.path,
+          `the integer ${u.literal} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 − 1) and would be rounded to ${String(Number(u.literal))}; write it as a string: "${u.literal}"`,
+        ),
+      ),
+    );
+  return value;
 }
 
 /** Prints machine-readable output. */
@@ -90,16 +113,22 @@ let runtimeInstalled = false;
  * workflow logs), once per process, before the first worker is created. Everything goes to
  * stderr: the native core would otherwise print to stdout and break `--json`. With
  * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
- * worker-level messages pass.
+ * worker-level messages pass. Configured secret values are printed as `***`.
  */
 export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  let secrets = SecretMasker.none;
+  try {
+    secrets = new SecretMasker(maskableSecrets(config()).values);
+  } catch {
+    // An invalid configuration is reported by the command itself.
+  }
   try {
     Runtime.install({
       logger: new DefaultLogger(level, (entry) => {
         if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
-        process.stderr.write(`worker: ${entry.level} ${entry.message}\n`);
+        process.stderr.write(`worker: ${entry.level} ${secrets.text(entry.message)}\n`);
       }),
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },

@@ -7,7 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
 import { createDataConverter } from '../blobs/codec.js';
-import type { Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
+import { maskableSecrets, type Config } from '../config/index.js';
 
 /** Connection options from the configuration (TLS and API key when set). */
 export function temporalConnectionOptions(config: Config): { address: string; tls?: true; apiKey?: string } {
@@ -65,6 +66,7 @@ export async function connectTemporalClient(
       pool,
       thresholdBytes: config.payloads.thresholdBytes,
       keys: config.codec.keys,
+      secrets: new SecretMasker(maskableSecrets(config).values),
     }),
   });
   let closed: Promise<void> | undefined;

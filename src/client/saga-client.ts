@@ -70,6 +70,11 @@ export interface SagaClientOptions {
   statusQueryTimeoutMs?: number;
   /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
   s3?: Config['s3'];
+  /**
+   * The configured secret values (`new SecretMasker(maskableSecrets(config).values)`): a
+   * definition holding one is refused, naming the field (docs/security.md).
+   */
+  secrets?: ValidateOptions['secrets'];
 }
 
 /** What {@link SagaClient.terminateSaga} did. */
@@ -150,6 +155,7 @@ export class SagaClient {
   private readonly guard: Partial<StoreGuard> | undefined;
   private readonly statusQueryTimeoutMs: number;
   private readonly s3: Config['s3'] | undefined;
+  private readonly secrets: ValidateOptions['secrets'];
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -163,6 +169,7 @@ export class SagaClient {
     // waits that long before Temporal hands it to another worker.
     this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 15_000;
     this.s3 = options.s3;
+    this.secrets = options.secrets;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -186,6 +193,7 @@ export class SagaClient {
       generateTraceId: () => crypto.randomUUID(),
       ...(this.limits ? { limits: this.limits } : {}),
       ...(this.guard ? { guard: this.guard } : {}),
+      ...(this.secrets ? { secrets: this.secrets } : {}),
       ...options,
     });
   }

@@ -26,11 +26,12 @@ import { createStepActivities } from '../activities/steps.js';
 import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
-import { loadConfig, storeGuard, type Config } from '../config/index.js';
+import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
+import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
 
 /** Path of the workflow entry point, bundled by the worker. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -98,7 +99,10 @@ export interface SagaActivitiesOptions {
   registerCompensations?: (registry: CompensationRegistry) => void;
 }
 
-/** Builds every activity of {@link SagaActivities} over the given resources. */
+/**
+ * Builds every activity of {@link SagaActivities} over the given resources. Results and errors
+ * of every activity have the configured secret values masked (docs/security.md).
+ */
 export function createActivities(
   resources: BackendResources,
   config: Config,
@@ -113,20 +117,23 @@ export function createActivities(
     compensations,
     guard: storeGuard(config),
   });
-  return withTransitions({
-    ...steps,
-    // Inline compensations fill {{result.…}} from the result: give them the before-image too.
-    async compensateStep(input) {
-      let result: JsonObject;
-      try {
-        result = await resolveBeforeImage(resources.beforeImages, input.result);
-      } catch (err) {
-        throw toActivityError(err, `compensation of step ${input.stepId}`);
-      }
-      return steps.compensateStep({ ...input, result });
-    },
-    ...createAuditActivities({ pool: resources.pool, config }),
-  });
+  return maskActivities(
+    withTransitions({
+      ...steps,
+      // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+      async compensateStep(input) {
+        let result: JsonObject;
+        try {
+          result = await resolveBeforeImage(resources.beforeImages, input.result);
+        } catch (err) {
+          throw toActivityError(err, `compensation of step ${input.stepId}`);
+        }
+        return steps.compensateStep({ ...input, result });
+      },
+      ...createAuditActivities({ pool: resources.pool, config }),
+    }),
+    secretMaskerFor(config),
+  );
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -171,6 +178,11 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     );
   }
   const connection = await connectWorker(config);
+  const { unmasked } = maskableSecrets(config);
+  if (unmasked.length > 0)
+    Runtime.instance().logger.warn(
+      `secrets not masked by value (shorter than 8 characters, or equal to a non-secret setting such as a user or database name): ${unmasked.join(', ')}; see docs/security.md`,
+    );
   let resources: BackendResources;
   try {
     resources = await createBackendResources(config);
@@ -179,7 +191,10 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     throw err;
   }
   const base = createActivities(resources, config, options);
-  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base)) : base;
+  const secrets = secretMaskerFor(config);
+  const activities = options.wrapActivities
+    ? maskActivities(withTransitions(options.wrapActivities(base)), secrets)
+    : base;
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -192,6 +207,7 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
         store: resources.blobs,
         thresholdBytes: config.payloads.thresholdBytes,
         keys: config.codec.keys,
+        secrets,
       }),
       ...options.worker,
     });
