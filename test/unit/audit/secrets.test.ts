@@ -3,6 +3,9 @@
  * set of secret values derived from the configuration, the masking payload codec, and the
  * activity wrapper.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApplicationFailure, type Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { MASK, SecretMasker, secretForms } from '../../../src/audit/redact.js';
@@ -79,6 +82,8 @@ describe('SecretMasker', () => {
   });
 });
 
+const codecKey = Buffer.alloc(32, 7).toString('base64');
+
 describe('maskableSecrets', () => {
   it('takes every set variable of SECRET_VARIABLES', () => {
     const env: Record<string, string> = {
@@ -89,10 +94,23 @@ describe('maskableSecrets', () => {
       TEMPORAL_API_KEY: 'api-secret-1',
       NEO4J_PASSWORD: 'neo-secret-1',
       QDRANT_API_KEY: 'qdrant-secret-1',
+      POSTGRES_STEP_PASSWORD: 'step-secret-1',
+      POSTGRES_AUDIT_PASSWORD: 'audit-secret-1',
+      POLYSAGA_CODEC_KEYS: `k1:${codecKey}`,
+      POLYSAGA_CODEC_SERVER_TOKEN: 'codec-server-token-1',
     };
     const { values, unmasked } = maskableSecrets(loadConfig(env));
-    expect(values.sort()).toEqual(SECRET_VARIABLES.map((v) => env[v]).sort());
+    // Every secret variable, plus the codec key material on its own.
+    expect(values.sort()).toEqual([...SECRET_VARIABLES.map((v) => env[v]), codecKey].sort());
     expect(unmasked).toEqual([]);
+  });
+
+  it('masks codec keys read from POLYSAGA_CODEC_KEYS_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'polysaga-keys-'));
+    const file = join(dir, 'keys');
+    writeFileSync(file, `k1:${codecKey}\n`);
+    const { values } = maskableSecrets(loadConfig({ POLYSAGA_CODEC_KEYS_FILE: file }));
+    expect(values).toContain(codecKey);
   });
 
   it('leaves out (and names) short secrets and secrets equal to a non-secret setting', () => {
