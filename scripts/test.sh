@@ -7,6 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/ensure-node-modules.sh
+node scripts/build.mjs --if-stale
 bash scripts/stack/stack.sh up
 REPORT="$ROOT/.stack/vitest-report.json"
 rm -f "$REPORT"
