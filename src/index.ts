@@ -58,3 +58,4 @@ export {
 } from './saga/contracts.js';
 export { assertValidDefinition } from './saga/validate.js';
 export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';
+export { createAuditPool } from './audit/connection.js';
