@@ -50,6 +50,15 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
       }),
       cfg,
     );
+  } catch (err) {
+    // A server that went away after the connect (gRPC UNAVAILABLE): exit 5, naming the address.
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if ((err as Error).name === 'ServiceError' && code === 14) {
+      throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${(err as Error).message}`, 5, {
+        cause: err,
+      });
+    }
+    throw err;
   } finally {
     await connected.close();
   }
