@@ -99,6 +99,43 @@ describe('the npm package', () => {
     expect(rows.rows).toEqual([{ title: 'from the package' }]);
   });
 
+  it('gives TypeScript users the declarations of every entry point', async () => {
+    writeFileSync(
+      join(app, 'check.ts'),
+      [
+        "import { SagaClient, createSagaWorker, loadConfig, type SagaDefinition, type SagaStatus } from 'polysaga';",
+        "import { SagaClient as ClientOnly } from 'polysaga/client';",
+        "import { createSagaWorker as WorkerOnly } from 'polysaga/worker';",
+        "const def: SagaDefinition = { name: 'typed', steps: [{ id: 'a', backend: 'kv', operation: 'set', payload: { key: 'k', value: 'v' } }] };",
+        'const state = (s: SagaStatus): string => s.state;',
+        'export const used = [SagaClient, createSagaWorker, loadConfig, ClientOnly, WorkerOnly, def, state];',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ['check.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = await run(process.execPath, [tsc, '-p', app]).then(
+      () => ({ code: 0, out: '' }),
+      (err: { code?: number; stdout?: string }) => ({ code: err.code ?? -1, out: err.stdout ?? '' }),
+    );
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('installs a working polysaga command', async () => {
     const bin = join(app, 'node_modules', '.bin', 'polysaga');
     const help = await run(bin, ['--help'], { cwd: app });
