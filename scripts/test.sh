@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, with all of its own set-up: installs node modules if missing, brings the
+# The whole test suite, with all of its own set-up: installs node modules if missing, builds a
+# stale dist/ (npm run build: the CLI then runs compiled JavaScript), brings the
 # local stack up (installing any server that is missing), runs every vitest project, and ends
 # with the plain line "N passed, N failed" computed from vitest's JSON report.
 # Extra arguments go to vitest (e.g. `npm test -- --project unit`).
@@ -7,6 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/ensure-node-modules.sh
+node scripts/build.mjs --if-stale
 bash scripts/stack/stack.sh up
 REPORT="$ROOT/.stack/vitest-report.json"
 rm -f "$REPORT"

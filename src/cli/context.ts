@@ -1,11 +1,13 @@
 /** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
+/**
+ * The heavy modules (Temporal client and worker, pg, the configuration's zod schema) are imported
+ * inside the functions that need them, so `polysaga --help` loads none of them (docs/cli.md).
+ */
 import { readFileSync } from 'node:fs';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
+import type { LogLevel } from '@temporalio/worker';
 import type pg from 'pg';
-import { createAuditPool } from '../audit/index.js';
-import { connectTemporalClient } from '../client/connect.js';
-import { SagaClient } from '../client/index.js';
-import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
+import type { SagaClient } from '../client/index.js';
+import type { Config } from '../config/index.js';
 import { SecretMasker } from '../audit/redact.js';
 import { CliError } from './errors.js';
 import { InvalidDefinitionError } from '../saga/errors.js';
@@ -13,14 +15,28 @@ import { unsafeIntegerLiterals } from '../saga/input-hygiene.js';
 import { issueAtPath } from '../saga/validate.js';
 
 let cached: Config | undefined;
-/** The validated configuration (loaded once per process). */
+let configModule: typeof import('../config/index.js') | undefined;
+/** Loads the configuration module; call once in an action before {@link config}. */
+export async function loadConfigModule(): Promise<typeof import('../config/index.js')> {
+  return (configModule ??= await import('../config/index.js'));
+}
+/**
+ * The validated configuration (loaded once per process). The configuration module is loaded by
+ * {@link loadConfigModule}, which main.ts awaits before running any action.
+ */
 export function config(): Config {
-  return (cached ??= loadConfig());
+  if (!configModule) throw new Error('internal: config() before loadConfigModule()');
+  return (cached ??= configModule.loadConfig());
 }
 
 /** Runs `fn` with a connected {@link SagaClient}; closes the connection afterwards. */
 export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = config();
+  const [{ connectTemporalClient }, { SagaClient }, { storeGuard, maskableSecrets }] = await Promise.all([
+    import('../client/connect.js'),
+    import('../client/index.js'),
+    loadConfigModule(),
+  ]);
   let connected: Awaited<ReturnType<typeof connectTemporalClient>>;
   try {
     connected = await connectTemporalClient(cfg);
@@ -39,6 +55,15 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
       }),
       cfg,
     );
+  } catch (err) {
+    // A server that went away after the connect (gRPC UNAVAILABLE): exit 5, naming the address.
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if ((err as Error).name === 'ServiceError' && code === 14) {
+      throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${(err as Error).message}`, 5, {
+        cause: err,
+      });
+    }
+    throw err;
   } finally {
     await connected.close();
   }
@@ -47,6 +72,7 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
 /** Runs `fn` with a PostgreSQL pool for the audit table; ends the pool afterwards. */
 export async function withPool<T>(fn: (pool: pg.Pool, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = config();
+  const { createAuditPool } = await import('../audit/index.js');
   const pool = createAuditPool(cfg.postgres);
   try {
     return await fn(pool, cfg);
@@ -115,15 +141,19 @@ let runtimeInstalled = false;
  * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
  * worker-level messages pass. Configured secret values are printed as `***`.
  */
-export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
+export async function installWorkerLogging(
+  level: LogLevel,
+  options: { quietWorkflows?: boolean } = {},
+): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   let secrets = SecretMasker.none;
   try {
-    secrets = new SecretMasker(maskableSecrets(config()).values);
+    secrets = new SecretMasker((await loadConfigModule()).maskableSecrets(config()).values);
   } catch {
     // An invalid configuration is reported by the command itself.
   }
+  const { DefaultLogger, makeTelemetryFilterString, Runtime } = await import('@temporalio/worker');
   try {
     Runtime.install({
       logger: new DefaultLogger(level, (entry) => {

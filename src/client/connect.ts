@@ -19,11 +19,16 @@ export function temporalConnectionOptions(config: Config): { address: string; tl
   };
 }
 
+/** Default of POLYSAGA_CONNECT_TIMEOUT. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+
 /** The one-line error for an unreachable Temporal (the CLI maps it to exit code 5). */
-export function temporalUnreachable(config: Config, err: unknown): Error {
-  return new Error(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}`, {
-    cause: err,
-  });
+export function temporalUnreachable(config: Config, err: unknown, timeoutMs?: number): Error {
+  const within = timeoutMs !== undefined ? ` within ${timeoutMs} ms (POLYSAGA_CONNECT_TIMEOUT)` : '';
+  return new Error(
+    `cannot reach Temporal at ${config.temporal.address}${within}: ${(err as Error).message}`,
+    { cause: err },
+  );
 }
 
 export interface ConnectTemporalClientOptions {
@@ -52,10 +57,11 @@ export async function connectTemporalClient(
   options: ConnectTemporalClientOptions = {},
 ): Promise<ConnectedTemporalClient> {
   let connection: Connection;
+  const connectTimeout = config.temporal.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   try {
-    connection = await Connection.connect(temporalConnectionOptions(config));
+    connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout });
   } catch (err) {
-    throw temporalUnreachable(config, err);
+    throw temporalUnreachable(config, err, connectTimeout);
   }
   const ownPool = options.pool ? undefined : createPgPool(config.postgres, { max: 2, allowExitOnIdle: true });
   const pool = options.pool ?? ownPool!;

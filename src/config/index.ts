@@ -26,6 +26,11 @@ export const envSchema = z.object({
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+  // How long a client waits for Temporal before reporting it unreachable (issue 10, fast CLI)
+  POLYSAGA_CONNECT_TIMEOUT: z
+    .string()
+    .regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 3s or 1m')
+    .default('3s'),
   // PostgreSQL (relational backend and audit table). SAGA_REL_HOST overrides the host (first seed).
   POSTGRES_HOST: z.string().min(1).default('127.0.0.1'),
   SAGA_REL_HOST: z.string().min(1).optional(),
@@ -161,6 +166,8 @@ export interface Config {
     tls: boolean;
     apiKey?: string;
     uiUrl: string;
+    /** POLYSAGA_CONNECT_TIMEOUT: a client's connect deadline (default 3 s). */
+    connectTimeoutMs?: number;
   };
   postgres: {
     host: string;
@@ -428,6 +435,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
       ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
       uiUrl: e.TEMPORAL_UI_URL,
+      connectTimeoutMs: parseDurationMs(e.POLYSAGA_CONNECT_TIMEOUT),
     },
     postgres: {
       host: e.SAGA_REL_HOST ?? e.POSTGRES_HOST,

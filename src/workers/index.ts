@@ -5,8 +5,16 @@
  * on shutdown. Applications build their own worker with {@link createSagaWorker}, optionally
  * registering their own compensations or custom backends.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type Logger,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -33,8 +41,54 @@ import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
 
-/** Path of the workflow entry point, bundled by the worker. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Path of the workflow entry point: the TypeScript source under tsx/vitest, the compiled one in dist/. */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
+
+/**
+ * The workflow bundle made by `npm run build` (scripts/build.mjs): dist/workflow-bundle.js,
+ * two levels above dist/src/workers. Run from src/ (tsx, vitest) there is none at that place.
+ */
+export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+
+/**
+ * A logger for the workflow bundler that keeps its warnings and errors and drops the ~20 lines
+ * of webpack output it logs at INFO on every bundle.
+ */
+export function quietBundlerLogger(target: Logger = Runtime.instance().logger): Logger {
+  const drop = () => undefined;
+  return {
+    log: (level, message, meta) => {
+      if (level === 'WARN' || level === 'ERROR') target.log(level, message, meta);
+    },
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: (message, meta) => {
+      target.warn(message, meta);
+    },
+    error: (message, meta) => {
+      target.error(message, meta);
+    },
+  };
+}
+
+/**
+ * Workflow code for Worker.create: the prebuilt bundle when this module runs from a build that
+ * has one, else the workflows bundled now (quietly) from {@link WORKFLOWS_PATH}.
+ */
+export async function workflowCodeOptions(): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+  if (!import.meta.url.endsWith('.ts') && existsSync(WORKFLOW_BUNDLE_PATH)) {
+    return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
+  }
+  return {
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: quietBundlerLogger(),
+    }),
+  };
+}
 
 /** The driver clients of one worker; {@link BackendResources.close} closes them all. */
 export interface BackendResources {
@@ -197,11 +251,13 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     : base;
   let worker: Worker;
   try {
+    const ownCode =
+      options.worker?.workflowsPath === undefined && options.worker?.workflowBundle === undefined;
     worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-      workflowsPath: WORKFLOWS_PATH,
+      ...(ownCode ? await workflowCodeOptions() : {}),
       activities,
       dataConverter: createDataConverter({
         store: resources.blobs,

@@ -2,9 +2,6 @@
 import type { Command } from 'commander';
 import type { SagaClient, SagaStatus, StartedRetry } from '../../client/index.js';
 import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
-import { storeGuard } from '../../config/index.js';
-import { builtinCatalog } from '../../saga/catalog/index.js';
-import { assertValidDefinition } from '../../saga/validate.js';
 import { CliError } from '../errors.js';
 import { config, printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
 
@@ -179,8 +176,13 @@ export function registerSagaCommands(program: Command): void {
       'check a saga definition as `start` would (catalog, limits, guarded stores), without connecting to anything',
     )
     .addHelpText('after', REFUSALS_HELP)
-    .action((file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }) => {
       const cfg = config();
+      const [{ storeGuard }, { builtinCatalog }, { assertValidDefinition }] = await Promise.all([
+        import('../../config/index.js'),
+        import('../../saga/catalog/index.js'),
+        import('../../saga/validate.js'),
+      ]);
       const def = assertValidDefinition(readJsonFile(file), builtinCatalog, {
         limits: cfg.limits,
         guard: storeGuard(cfg),
