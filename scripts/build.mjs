@@ -6,7 +6,7 @@
 // Plain JavaScript so that building needs neither tsx nor a build of itself. It builds into
 // dist.new/ and then swaps it in, so a CLI started meanwhile never sees half a dist/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,8 +61,15 @@ const logger = {
   warn: (message) => console.error(`[build] WARN ${message}`),
   error: (message) => console.error(`[build] ERROR ${message}`),
 };
-const { code } = await bundleWorkflowCode({ workflowsPath: `${dist}/src/workflows/index.js`, logger });
+// tsc does not copy the CommonJS failure converter of the encrypted data converter.
+const failureConverterPath = `${dist}/src/blobs/failure-converter.cjs`;
+copyFileSync(`${root}src/blobs/failure-converter.cjs`, failureConverterPath);
+const workflowsPath = `${dist}/src/workflows/index.js`;
+const { code } = await bundleWorkflowCode({ workflowsPath, logger });
 writeFileSync(`${dist}/workflow-bundle.js`, code);
+// The same workflows with the failure converter that encodes failure messages (payload encryption on).
+const encoded = await bundleWorkflowCode({ workflowsPath, logger, failureConverterPath });
+writeFileSync(`${dist}/workflow-bundle-encoded.js`, encoded.code);
 writeFileSync(`${dist}/.build-stamp`, `${new Date().toISOString()}\n`);
 rmSync(`${root}dist`, { recursive: true, force: true });
 renameSync(dist, `${root}dist`);

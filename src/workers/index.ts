@@ -23,6 +23,7 @@ import {
   createDataConverter,
   EncryptedBlobStore,
   EncryptionCodec,
+  FAILURE_CONVERTER_PATH,
   PgBlobStore,
   resolveBeforeImage,
   withBeforeImagesOutOfBand,
@@ -47,10 +48,15 @@ export const WORKFLOWS_PATH = fileURLToPath(
 );
 
 /**
- * The workflow bundle made by `npm run build` (scripts/build.mjs): dist/workflow-bundle.js,
- * two levels above dist/src/workers. Run from src/ (tsx, vitest) there is none at that place.
+ * The workflow bundles made by `npm run build` (scripts/build.mjs), two levels above
+ * dist/src/workers: dist/workflow-bundle.js, and dist/workflow-bundle-encoded.js with the failure
+ * converter that encodes failure messages (used when payloads are encrypted, see
+ * {@link FAILURE_CONVERTER_PATH}). Run from src/ (tsx, vitest) there are none at that place.
  */
 export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+export const ENCODED_WORKFLOW_BUNDLE_PATH = fileURLToPath(
+  new URL('../../workflow-bundle-encoded.js', import.meta.url),
+);
 
 /**
  * A logger for the workflow bundler that keeps its warnings and errors and drops the ~20 lines
@@ -76,16 +82,22 @@ export function quietBundlerLogger(target: Logger = Runtime.instance().logger): 
 
 /**
  * Workflow code for Worker.create: the prebuilt bundle when this module runs from a build that
- * has one, else the workflows bundled now (quietly) from {@link WORKFLOWS_PATH}.
+ * has one, else the workflows bundled now (quietly) from {@link WORKFLOWS_PATH}. With
+ * `encodedFailures` (payloads are encrypted) the bundle holds the failure converter that encodes
+ * failure messages, so the workflow's own failures reach history encrypted as well.
  */
-export async function workflowCodeOptions(): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
-  if (!import.meta.url.endsWith('.ts') && existsSync(WORKFLOW_BUNDLE_PATH)) {
-    return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
+export async function workflowCodeOptions(
+  encodedFailures = false,
+): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+  const prebuilt = encodedFailures ? ENCODED_WORKFLOW_BUNDLE_PATH : WORKFLOW_BUNDLE_PATH;
+  if (!import.meta.url.endsWith('.ts') && existsSync(prebuilt)) {
+    return { workflowBundle: { codePath: prebuilt } };
   }
   return {
     workflowBundle: await bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
       logger: quietBundlerLogger(),
+      ...(encodedFailures ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
     }),
   };
 }
@@ -253,18 +265,19 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
   try {
     const ownCode =
       options.worker?.workflowsPath === undefined && options.worker?.workflowBundle === undefined;
+    const dataConverter = createDataConverter({
+      store: resources.blobs,
+      thresholdBytes: config.payloads.thresholdBytes,
+      keys: config.codec.keys,
+      secrets,
+    });
     worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-      ...(ownCode ? await workflowCodeOptions() : {}),
+      ...(ownCode ? await workflowCodeOptions(dataConverter.failureConverterPath !== undefined) : {}),
       activities,
-      dataConverter: createDataConverter({
-        store: resources.blobs,
-        thresholdBytes: config.payloads.thresholdBytes,
-        keys: config.codec.keys,
-        secrets,
-      }),
+      dataConverter,
       ...options.worker,
     });
   } catch (err) {
