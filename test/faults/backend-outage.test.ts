@@ -125,7 +125,9 @@ async function outage(
   await stack('up', service);
   const downMs = Date.now() - stoppedAt;
   const states = await waitSettled(sagas.client, [...commitIds, rollbackIds].flat());
-  console.info(`[faults] ${service} down ${downMs} ms; every saga settled ${Date.now() - stoppedAt - downMs} ms after the restart`);
+  console.info(
+    `[faults] ${service} down ${downMs} ms; every saga settled ${Date.now() - stoppedAt - downMs} ms after the restart`,
+  );
   expect(states).toEqual({
     ...Object.fromEntries(commitIds.map((id) => [id, 'COMMITTED'])),
     ...Object.fromEntries(rollbackIds.map((id) => [id, 'ROLLED_BACK'])),
@@ -146,7 +148,11 @@ describe('Neo4j stopped while sagas with a neo4j step run', () => {
       (sagaId, g) => ({
         name: 'fault-neo4j-outage',
         sagaId,
-        steps: [rowStep('row', `${sagaId}:row`), gateStep('wait', g), nodeStep('node', `${sagaId}:node`, { retry: PATIENT })],
+        steps: [
+          rowStep('row', `${sagaId}:row`),
+          gateStep('wait', g),
+          nodeStep('node', `${sagaId}:node`, { retry: PATIENT }),
+        ],
       }),
       // row → node → gate (refused): the node's undo runs during the outage
       (sagaId, g) => ({
@@ -171,7 +177,11 @@ describe('PostgreSQL (data and audit) stopped while sagas run', () => {
       (sagaId, g) => ({
         name: 'fault-postgres-outage',
         sagaId,
-        steps: [rowStep('row', `${sagaId}:row`), gateStep('wait', g), rowStep('row2', `${sagaId}:row2`, { retry: PATIENT })],
+        steps: [
+          rowStep('row', `${sagaId}:row`),
+          gateStep('wait', g),
+          rowStep('row2', `${sagaId}:row2`, { retry: PATIENT }),
+        ],
       }),
       // row → gate (refused): the row's undo and every audit row wait for PostgreSQL
       (sagaId, g) => ({

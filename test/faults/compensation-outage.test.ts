@@ -48,7 +48,10 @@ beforeAll(async () => {
   env = workerEnv(`faults-comp-${run}`, gate);
   worker = await startCliWorker(env);
   // Compensations retried 3 times, 200 ms apart: FAILED is reached within a second or two.
-  sagas = await sagaClient(config, env.TEMPORAL_TASK_QUEUE!, { retryInterval: '200ms', compensationAttempts: 3 });
+  sagas = await sagaClient(config, env.TEMPORAL_TASK_QUEUE!, {
+    retryInterval: '200ms',
+    compensationAttempts: 3,
+  });
 });
 
 afterAll(async () => {
@@ -78,7 +81,12 @@ describe("a compensation's backend down during the unwind", () => {
       name: 'fault-compensation-outage',
       sagaId,
       steps: [
-        { id: 'object', backend: 's3', operation: 'put_object', payload: { key: objectKey, body: 'fault suite' } },
+        {
+          id: 'object',
+          backend: 's3',
+          operation: 'put_object',
+          payload: { key: objectKey, body: 'fault suite' },
+        },
         { id: 'row', backend: 'postgres', operation: 'insert', payload: { table, values: { id: sagaId } } },
         gateStep('wait', `comp-${run}`),
       ],
@@ -98,7 +106,10 @@ describe("a compensation's backend down during the unwind", () => {
         90_000,
       );
       // Only the object's undo failed; the row's undo ran (PostgreSQL is up).
-      expect(failed.failures.map((f) => `${f.phase}:${f.stepId}`)).toEqual(['step:wait', 'compensation:object']);
+      expect(failed.failures.map((f) => `${f.phase}:${f.stepId}`)).toEqual([
+        'step:wait',
+        'compensation:object',
+      ]);
       expect(failed.compensationStack.map((e) => e.stepId)).toEqual(['object']);
       expect((await pool.query(`SELECT id FROM ${table}`)).rows).toEqual([]);
     } finally {

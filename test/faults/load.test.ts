@@ -59,9 +59,24 @@ function plan(): Planned[] {
   return Array.from({ length: LOAD_SAGAS }, (_, i) => {
     const sagaId = `fault-load-${run}-${i}`;
     const steps: object[] = [
-      { id: 'row', backend: 'postgres', operation: 'insert', payload: { table: tableA, values: { id: sagaId } } },
-      { id: 'key', backend: 'kv', operation: 'set', payload: { key: `${keyPrefix}${sagaId}`, value: sagaId } },
-      { id: 'row2', backend: 'postgres', operation: 'insert', payload: { table: tableB, values: { id: sagaId } } },
+      {
+        id: 'row',
+        backend: 'postgres',
+        operation: 'insert',
+        payload: { table: tableA, values: { id: sagaId } },
+      },
+      {
+        id: 'key',
+        backend: 'kv',
+        operation: 'set',
+        payload: { key: `${keyPrefix}${sagaId}`, value: sagaId },
+      },
+      {
+        id: 'row2',
+        backend: 'postgres',
+        operation: 'insert',
+        payload: { table: tableB, values: { id: sagaId } },
+      },
     ];
     let failAt: number | null = null;
     if (failing.has(i)) {
@@ -136,17 +151,22 @@ describe(`${LOAD_SAGAS} sagas, ${IN_FLIGHT} in flight, ${FAILURE_RATE * 100}% fa
     expect(rolledBack.length).toBe(LOAD_SAGAS * FAILURE_RATE);
     // Failures at every position: before the first write, between writes, after the last.
     expect(new Set(rolledBack.map((p) => p.failAt))).toEqual(new Set([0, 1, 2, 3]));
-    const expected = Object.fromEntries(planned.map((p) => [p.sagaId, p.failAt === null ? 'COMMITTED' : 'ROLLED_BACK']));
+    const expected = Object.fromEntries(
+      planned.map((p) => [p.sagaId, p.failAt === null ? 'COMMITTED' : 'ROLLED_BACK']),
+    );
     expect(Object.fromEntries(states)).toEqual(expected);
 
     // Zero residue: exactly the committed sagas' rows and keys.
     const sorted = [...committed].sort();
-    const rowsA = await pool.query<{ id: string }>(`SELECT id FROM ${tableA} WHERE id <> $1 ORDER BY id`, [TAKEN]);
+    const rowsA = await pool.query<{ id: string }>(`SELECT id FROM ${tableA} WHERE id <> $1 ORDER BY id`, [
+      TAKEN,
+    ]);
     expect(rowsA.rows.map((r) => r.id)).toEqual(sorted);
     const rowsB = await pool.query<{ id: string }>(`SELECT id FROM ${tableB} ORDER BY id`);
     expect(rowsB.rows.map((r) => r.id)).toEqual(sorted);
     const keys: string[] = [];
-    for await (const batch of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) keys.push(...batch);
+    for await (const batch of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 }))
+      keys.push(...batch);
     expect(keys.map((k) => k.slice(keyPrefix.length)).sort()).toEqual(sorted);
 
     // Every trail valid, ending as expected; the failing step failed once and nothing else did.
@@ -158,7 +178,10 @@ describe(`${LOAD_SAGAS} sagas, ${IN_FLIGHT} in flight, ${FAILURE_RATE * 100}% fa
     for (const p of planned) {
       const lines = trailLines(trails.get(p.sagaId) ?? []);
       expect(lines.at(-1), p.sagaId).toBe(p.failAt === null ? 'SAGA_COMMITTED' : 'SAGA_ROLLED_BACK');
-      expect(lines.filter((l) => l.startsWith('STEP_FAIL')), p.sagaId).toEqual(p.failAt === null ? [] : ['STEP_FAIL:dup']);
+      expect(
+        lines.filter((l) => l.startsWith('STEP_FAIL')),
+        p.sagaId,
+      ).toEqual(p.failAt === null ? [] : ['STEP_FAIL:dup']);
       expect(lines.filter((l) => l.startsWith('COMPENSATION_SUCCESS')).length, p.sagaId).toBe(
         p.failAt === null ? 0 : p.failAt,
       );

@@ -22,6 +22,12 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** `stack.sh <action> <service>` with this process's environment (POLYSAGA_STACK_DIR, ports). */
 export function stack(action: 'up' | 'down', service: string): Promise<void> {
+  if (process.env.POLYSAGA_STACK === 'external')
+    return Promise.reject(
+      new Error(
+        `this fault test stops and starts ${service} with scripts/stack/stack.sh, which cannot reach servers you run yourself (POLYSAGA_STACK=external)`,
+      ),
+    );
   return new Promise((resolve, reject) => {
     execFile('bash', [STACK, action, service], { timeout: 300_000 }, (err, _stdout, stderr) =>
       err ? reject(new Error(`stack.sh ${action} ${service} failed: ${stderr}`)) : resolve(),
@@ -84,7 +90,9 @@ export class Gate {
   /** Requests waiting at gate `name` (distinct idempotency keys: a retried request counts once). */
   waiting(name: string): number {
     return new Set(
-      this.requests.filter((r) => r.method === 'POST' && r.path.startsWith(`/gate/${name}`)).map((r) => r.idempotencyKey),
+      this.requests
+        .filter((r) => r.method === 'POST' && r.path.startsWith(`/gate/${name}`))
+        .map((r) => r.idempotencyKey),
     ).size;
   }
 
@@ -118,7 +126,10 @@ export function gateStep(id: string, name: string, extra: Record<string, unknown
     backend: 'http',
     operation: 'request',
     payload: { service: 'gate', method: 'POST', path: `/gate/${name}`, body: {} },
-    compensation: { operation: 'request', payload: { service: 'gate', method: 'DELETE', path: `/gate/${name}` } },
+    compensation: {
+      operation: 'request',
+      payload: { service: 'gate', method: 'DELETE', path: `/gate/${name}` },
+    },
     ...extra,
   };
 }

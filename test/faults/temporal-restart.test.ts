@@ -31,8 +31,7 @@ import {
 
 const run = runId();
 const table = `fault_tr_${run}`;
-const stackDir =
-  process.env.POLYSAGA_STACK_DIR ?? fileURLToPath(new URL('../../.stack', import.meta.url));
+const stackDir = process.env.POLYSAGA_STACK_DIR ?? fileURLToPath(new URL('../../.stack', import.meta.url));
 let config: Config;
 let pool: pg.Pool;
 let gate: Gate;
@@ -63,13 +62,23 @@ function definition(sagaId: string, gateName: string) {
     name: 'fault-temporal-restart',
     sagaId,
     steps: [
-      { id: 'row', backend: 'postgres', operation: 'insert', payload: { table, values: { id: `${sagaId}:row` } } },
+      {
+        id: 'row',
+        backend: 'postgres',
+        operation: 'insert',
+        payload: { table, values: { id: `${sagaId}:row` } },
+      },
       // Waits until the test lets it go; one attempt lasts at most 5 s, retried without limit.
       gateStep('wait', gateName, {
         timeout: '5s',
         retry: { initialInterval: '500ms', maximumInterval: '2s', maximumAttempts: 0 },
       }),
-      { id: 'row2', backend: 'postgres', operation: 'insert', payload: { table, values: { id: `${sagaId}:row2` } } },
+      {
+        id: 'row2',
+        backend: 'postgres',
+        operation: 'insert',
+        payload: { table, values: { id: `${sagaId}:row2` } },
+      },
     ],
   };
 }

@@ -42,13 +42,14 @@ export function trailProblems(input: readonly TrailRow[]): string[] {
 
 /** A trail as `STATUS:step` lines, in seq order. */
 export function trailLines(rows: readonly TrailRow[]): string[] {
-  return [...rows]
-    .sort((a, b) => a.seq - b.seq)
-    .map((r) => `${r.status}${r.stepId ? `:${r.stepId}` : ''}`);
+  return [...rows].sort((a, b) => a.seq - b.seq).map((r) => `${r.status}${r.stepId ? `:${r.stepId}` : ''}`);
 }
 
 /** The trails of these sagas, read in one query (sagas without rows map to []). */
-export async function readTrails(pool: pg.Pool, sagaIds: readonly string[]): Promise<Map<string, TrailRow[]>> {
+export async function readTrails(
+  pool: pg.Pool,
+  sagaIds: readonly string[],
+): Promise<Map<string, TrailRow[]>> {
   const r = await pool.query<{ saga_id: string; seq: number; status: string; step_id: string | null }>(
     `SELECT saga_id, seq, status, step_id FROM ${EVENTS_TABLE} WHERE saga_id = ANY($1::text[]) ORDER BY saga_id, seq`,
     [sagaIds],
