@@ -119,13 +119,19 @@ export class Gate {
   }
 }
 
-/** A saga step that waits at gate `name` of the `gate` HTTP service. */
+/**
+ * A saga step that waits at gate `name` of the `gate` HTTP service. One attempt lasts at most
+ * 5 s (the service timeout); it is retried without limit, so a saga waits as long as the test
+ * holds the gate. A 409 from the gate is a permanent failure (never retried).
+ */
 export function gateStep(id: string, name: string, extra: Record<string, unknown> = {}) {
   return {
     id,
     backend: 'http',
     operation: 'request',
     payload: { service: 'gate', method: 'POST', path: `/gate/${name}`, body: {} },
+    timeout: '5s',
+    retry: { initialInterval: '500ms', maximumInterval: '2s', maximumAttempts: 0 },
     compensation: {
       operation: 'request',
       payload: { service: 'gate', method: 'DELETE', path: `/gate/${name}` },

@@ -68,11 +68,8 @@ function definition(sagaId: string, gateName: string) {
         operation: 'insert',
         payload: { table, values: { id: `${sagaId}:row` } },
       },
-      // Waits until the test lets it go; one attempt lasts at most 5 s, retried without limit.
-      gateStep('wait', gateName, {
-        timeout: '5s',
-        retry: { initialInterval: '500ms', maximumInterval: '2s', maximumAttempts: 0 },
-      }),
+      // Waits until the test lets it go (support.ts: 5 s attempts, retried without limit).
+      gateStep('wait', gateName),
       {
         id: 'row2',
         backend: 'postgres',
