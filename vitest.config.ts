@@ -54,7 +54,7 @@ export default defineConfig({
           ...shared,
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
-          globalSetup: ['test/faults/global-setup.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
           fileParallelism: false,
           maxWorkers: 1,
           testTimeout: 300_000,
