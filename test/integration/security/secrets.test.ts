@@ -65,6 +65,10 @@ beforeAll(async () => {
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const config = loadConfig({
     ...process.env,
+    // Without payload encryption, so that the raw history shows what masking left there
+    // (encryption on top is tested by test/e2e/encrypted-history.test.ts).
+    POLYSAGA_CODEC_KEYS: undefined,
+    POLYSAGA_CODEC_KEYS_FILE: undefined,
     HTTP_INTERNAL_TOKEN: TOKEN,
     HTTP_SERVICES: JSON.stringify({ echo: { url } }),
   });
