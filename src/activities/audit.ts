@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { createEventStore } from '../audit/event-store.js';
 import type { EventTableMapping, MappingOverrides } from '../audit/mapping.js';
 import type { Config } from '../config/index.js';
-import { EVENT_STATUSES, FailureTypes, type SagaActivities, type SagaEventInput } from '../saga/contracts.js';
+import { EVENT_STATUSES, FailureTypes, type SagaEventInput } from '../saga/contracts.js';
 
 export interface AuditActivityDeps {
   pool: pg.Pool;
@@ -45,7 +45,9 @@ function validate(input: SagaEventInput): string | null {
  * Payload fields named in `config.sensitiveFields` are written as "[REDACTED]". Returns only
  * functions, so the object can be spread into the worker's activities.
  */
-export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivities, 'recordEvent'> {
+export function createAuditActivities(deps: AuditActivityDeps): {
+  recordEvent(input: SagaEventInput): Promise<{ inserted: boolean }>;
+} {
   const store = createEventStore({
     pool: deps.pool,
     sensitiveFields: deps.config.sensitiveFields,
@@ -53,7 +55,9 @@ export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivit
     ...(deps.mapping ? { mapping: deps.mapping } : {}),
   });
   return {
-    async recordEvent(input: SagaEventInput): Promise<void> {
+    // Resolves to the store's `{ inserted }` (false for a retry that found its row): the
+    // transition activities count metrics only for inserted rows (src/observability/metrics.ts).
+    async recordEvent(input: SagaEventInput): Promise<{ inserted: boolean }> {
       const problem = validate(input);
       if (problem) {
         throw ApplicationFailure.nonRetryable(
@@ -61,7 +65,7 @@ export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivit
           FailureTypes.InvalidPayload,
         );
       }
-      await store.write(input);
+      return store.write(input);
     },
   };
 }

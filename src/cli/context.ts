@@ -1,12 +1,13 @@
 /** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
 import { readFileSync } from 'node:fs';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
+import { makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
 import type pg from 'pg';
 import { createAuditPool } from '../audit/index.js';
 import { connectTemporalClient } from '../client/connect.js';
 import { SagaClient } from '../client/index.js';
 import { loadConfig, storeGuard, type Config } from '../config/index.js';
 import { CliError } from './errors.js';
+import { createStructuredLogger, resolveLogFormat, type LogFormat } from '../observability/logging.js';
 
 let cached: Config | undefined;
 /** The validated configuration (loaded once per process). */
@@ -84,25 +85,44 @@ export function printTable(headers: string[], rows: (string | number | null | un
   }
 }
 
+/** `POLYSAGA_LOG_FORMAT`, else pretty on a terminal and JSON otherwise. */
+export function workerLogFormat(): LogFormat {
+  let configured: LogFormat | undefined;
+  try {
+    configured = config().observability.logFormat;
+  } catch {
+    // An invalid configuration is reported by the command itself.
+  }
+  return resolveLogFormat(configured, process.stderr.isTTY === true);
+}
+
 let runtimeInstalled = false;
 /**
  * Sets up logging of the in-process Temporal worker runtime (bundler output, worker state,
  * workflow logs), once per process, before the first worker is created. Everything goes to
  * stderr: the native core would otherwise print to stdout and break `--json`. With
  * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
- * worker-level messages pass.
+ * worker-level messages pass. Lines are structured (docs/observability.md): JSON, or a readable
+ * line on a terminal (`POLYSAGA_LOG_FORMAT`). With `sdkMetricsPort`, the SDK's runtime metrics
+ * are served on 127.0.0.1 at that port (the worker's `/metrics` appends them).
  */
-export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
+export function installWorkerLogging(
+  level: LogLevel,
+  options: { quietWorkflows?: boolean; sdkMetricsPort?: number } = {},
+): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
     Runtime.install({
-      logger: new DefaultLogger(level, (entry) => {
-        if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
-        process.stderr.write(`worker: ${entry.level} ${entry.message}\n`);
+      logger: createStructuredLogger(level, {
+        format: workerLogFormat(),
+        ...(options.quietWorkflows ? { quietWorkflows: true } : {}),
       }),
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
+        ...(options.sdkMetricsPort
+          ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${options.sdkMetricsPort}` } } }
+          : {}),
       },
     });
   } catch {

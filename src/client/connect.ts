@@ -3,6 +3,7 @@
  * the data converter (claim-check codec, docs/blobs.md) every polysaga client shares with the worker.
  */
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
 import { createDataConverter } from '../blobs/codec.js';
@@ -61,6 +62,8 @@ export async function connectTemporalClient(
     connection,
     namespace: config.temporal.namespace,
     dataConverter: createDataConverter({ pool, thresholdBytes: config.payloads.thresholdBytes }),
+    // The caller's W3C trace context travels with the start (a no-op without a tracer provider).
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
   });
   let closed: Promise<void> | undefined;
   return {

@@ -119,6 +119,10 @@ export const envSchema = z.object({
   POLYSAGA_ALLOW_VECTOR_COLLECTIONS: z.string().optional(),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  // Observability (docs/observability.md): worker /metrics port (unset: off), log line format.
+  POLYSAGA_METRICS_PORT: port.optional(),
+  POLYSAGA_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  POLYSAGA_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;
@@ -192,6 +196,14 @@ export interface Config {
   allow: StoreAllowlists;
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
+  /** Worker metrics and log format (docs/observability.md). */
+  observability: {
+    /** `/metrics` port of the worker (`POLYSAGA_METRICS_PORT`); unset: no endpoint. */
+    metricsPort?: number;
+    metricsHost: string;
+    /** `POLYSAGA_LOG_FORMAT`; unset: `pretty` on a terminal, `json` otherwise. */
+    logFormat?: 'json' | 'pretty';
+  };
 }
 
 /** Raised when configuration is missing or malformed; the message names every bad variable. */
@@ -367,6 +379,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((s) => s.trim())
       .filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    observability: {
+      ...(e.POLYSAGA_METRICS_PORT !== undefined ? { metricsPort: e.POLYSAGA_METRICS_PORT } : {}),
+      metricsHost: e.POLYSAGA_METRICS_HOST,
+      ...(e.POLYSAGA_LOG_FORMAT ? { logFormat: e.POLYSAGA_LOG_FORMAT } : {}),
+    },
   };
 }
 

@@ -28,9 +28,28 @@ import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
+import { createEventStore } from '../audit/event-store.js';
+import { sagaActivityInterceptors } from '../observability/interceptors.js';
+import {
+  SagaMetrics,
+  serveMetrics,
+  type MetricsServer,
+  type TransitionObserver,
+} from '../observability/metrics.js';
+import {
+  OTEL_WORKFLOW_INTERCEPTORS_PATH,
+  setupTracing,
+  workflowSpanSinks,
+  type Tracing,
+} from '../observability/tracing.js';
 
 /** Path of the workflow entry point, bundled by the worker. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Workflow-side interceptors (saga fields on log lines and spans), bundled with the workflows. */
+export const WORKFLOW_INTERCEPTORS_PATH = fileURLToPath(
+  new URL('../workflows/interceptors.ts', import.meta.url),
+);
 
 /** The driver clients of one worker; {@link BackendResources.close} closes them all. */
 export interface BackendResources {
@@ -79,6 +98,8 @@ export interface SagaActivitiesOptions {
   backends?: Backend[];
   /** Called with the compensation registry before the worker starts: register your own. */
   registerCompensations?: (registry: CompensationRegistry) => void;
+  /** Told of every audit row the activities insert (the worker's metrics). */
+  observer?: TransitionObserver;
 }
 
 /** Builds every activity of {@link SagaActivities} over the given resources. */
@@ -96,20 +117,23 @@ export function createActivities(
     compensations,
     guard: storeGuard(config),
   });
-  return withTransitions({
-    ...steps,
-    // Inline compensations fill {{result.…}} from the result: give them the before-image too.
-    async compensateStep(input) {
-      let result: JsonObject;
-      try {
-        result = await resolveBeforeImage(resources.blobs, input.result);
-      } catch (err) {
-        throw toActivityError(err, `compensation of step ${input.stepId}`);
-      }
-      return steps.compensateStep({ ...input, result });
+  return withTransitions(
+    {
+      ...steps,
+      // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+      async compensateStep(input) {
+        let result: JsonObject;
+        try {
+          result = await resolveBeforeImage(resources.blobs, input.result);
+        } catch (err) {
+          throw toActivityError(err, `compensation of step ${input.stepId}`);
+        }
+        return steps.compensateStep({ ...input, result });
+      },
+      ...createAuditActivities({ pool: resources.pool, config }),
     },
-    ...createAuditActivities({ pool: resources.pool, config }),
-  });
+    options.observer,
+  );
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -120,6 +144,17 @@ export interface SagaWorkerOptions extends SagaActivitiesOptions {
   wrapActivities?: (activities: SagaActivities) => SagaActivities;
   /** Extra Worker options (e.g. maxConcurrentActivityTaskExecutions). */
   worker?: Partial<WorkerOptions>;
+  /**
+   * polysaga's Prometheus metrics (docs/observability.md). Default: on when the configuration
+   * sets `POLYSAGA_METRICS_PORT`, served there. An object turns them on (port 0: any free
+   * port; no port: counted but not served, read `SagaWorker.metrics`); `false`: off.
+   */
+  metrics?: { port?: number; host?: string; sdkMetricsUrl?: string } | false;
+  /**
+   * OpenTelemetry tracing. Default: {@link setupTracing} from the OTEL_* environment (off when
+   * no OTLP endpoint is set); pass your own (e.g. over an in-memory exporter) or `false`.
+   */
+  tracing?: Tracing | false;
 }
 
 export interface SagaWorker {
@@ -130,6 +165,12 @@ export interface SagaWorker {
   run(): Promise<void>;
   /** Asks the worker to stop (finishing running activities), then closes clients. */
   shutdown(): Promise<void>;
+  /** polysaga's metrics, when on. */
+  metrics?: SagaMetrics;
+  /** The `/metrics` endpoint, when served. */
+  metricsServer?: MetricsServer;
+  /** Tracing, when on. */
+  tracing?: Tracing;
 }
 
 /** Connects to Temporal as configured (TLS and API key when set). */
@@ -155,10 +196,30 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     await connection.close();
     throw err;
   }
-  const base = createActivities(resources, config, options);
-  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base)) : base;
+  const metricsOptions =
+    options.metrics === false
+      ? undefined
+      : (options.metrics ??
+        (config.observability.metricsPort !== undefined
+          ? { port: config.observability.metricsPort, host: config.observability.metricsHost }
+          : undefined));
+  let metrics: SagaMetrics | undefined;
+  if (metricsOptions) {
+    const trail = createEventStore({ pool: resources.pool });
+    metrics = new SagaMetrics({ pool: resources.pool, readTrail: (sagaId) => trail.read(sagaId) });
+  }
+  const ownTracing = options.tracing === undefined ? setupTracing() : undefined;
+  const tracing = options.tracing === false ? undefined : (options.tracing ?? ownTracing);
+  // With wrapActivities the outer transitions are the ones registered: only they observe.
+  const base = createActivities(resources, config, {
+    ...options,
+    ...(metrics && !options.wrapActivities ? { observer: metrics } : { observer: undefined }),
+  });
+  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base), metrics) : base;
   let worker: Worker;
+  let metricsServer: MetricsServer | undefined;
   try {
+    const extra = options.worker ?? {};
     worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
@@ -169,20 +230,48 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
         store: resources.blobs,
         thresholdBytes: config.payloads.thresholdBytes,
       }),
-      ...options.worker,
+      ...extra,
+      // Saga fields on every log line (and span): polysaga's interceptors around the caller's.
+      interceptors: {
+        ...extra.interceptors,
+        activity: [
+          ...sagaActivityInterceptors({ tracing: !!tracing }),
+          ...(extra.interceptors?.activity ?? []),
+        ],
+        workflowModules: [
+          ...(tracing ? [OTEL_WORKFLOW_INTERCEPTORS_PATH] : []),
+          WORKFLOW_INTERCEPTORS_PATH,
+          ...(extra.interceptors?.workflowModules ?? []),
+        ],
+      },
+      ...(tracing ? { sinks: { ...workflowSpanSinks(tracing), ...extra.sinks } } : {}),
     });
+    if (metrics && metricsOptions?.port !== undefined) {
+      metricsServer = await serveMetrics(metrics, {
+        port: metricsOptions.port,
+        ...(metricsOptions.host ? { host: metricsOptions.host } : {}),
+        ...(metricsOptions.sdkMetricsUrl ? { sdkMetricsUrl: metricsOptions.sdkMetricsUrl } : {}),
+      });
+    }
   } catch (err) {
     await resources.close();
     await connection.close();
+    await ownTracing?.shutdown();
     throw err;
   }
   let closed: Promise<void> | undefined;
-  const closeAll = () => (closed ??= resources.close().then(() => connection.close()));
+  const closeAll = () =>
+    (closed ??= Promise.allSettled([metricsServer?.close(), ownTracing?.shutdown()])
+      .then(() => resources.close())
+      .then(() => connection.close()));
   let running: Promise<void> | undefined;
   return {
     worker,
     resources,
     config,
+    ...(metrics ? { metrics } : {}),
+    ...(metricsServer ? { metricsServer } : {}),
+    ...(tracing ? { tracing } : {}),
     run() {
       running ??= worker.run().finally(closeAll);
       return running;
