@@ -22,6 +22,7 @@ import {
   type ConnectedTemporalClient,
 } from '../../../src/client/index.js';
 import { loadConfig } from '../../../src/config/index.js';
+import { dashboardMetricNames } from '../../helpers/dashboard.js';
 import { createStructuredLogger } from '../../../src/observability/logging.js';
 import { freeLoopbackPort } from '../../../src/observability/metrics.js';
 import { setupTracing, type Tracing } from '../../../src/observability/tracing.js';
@@ -156,8 +157,10 @@ describe('metrics', () => {
       samples(text, 'polysaga_rollback_duration_seconds_count', { saga: name, outcome: 'rolled_back' }),
     ).toEqual([1]);
     expect(samples(text, 'polysaga_sagas_in_flight', { saga: name })).toEqual([0]);
-    // The SDK's runtime metrics follow polysaga's.
+    // The SDK's runtime metrics follow polysaga's; the dashboard queries only exported ones.
     expect(text).toMatch(/^temporal_\w+/m);
+    const exported = new Set(text.split('\n').map((l) => /^([a-z_0-9]+)/.exec(l)?.[1]));
+    expect(dashboardMetricNames().filter((n) => n.startsWith('temporal_') && !exported.has(n))).toEqual([]);
   });
 });
 
