@@ -8,7 +8,8 @@
  *   compensation with saga id, step id, backend and operation; the saga's traceId is the
  *   caller's trace id;
  * - logs: every line of the worker process (SDK lines included) is a JSON object with timestamp,
- *   level and message; the step lines carry sagaId, stepId and traceId.
+ *   level and message; the step lines carry sagaId, stepId and traceId, the SDK's "Activity
+ *   failed" line names saga and step, the SDK's workflow lines the saga and its trace.
  */
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
@@ -57,7 +58,7 @@ const step = (id: string, tableName: string, sagaId: string) => ({
 beforeAll(async () => {
   const sdkMetricsPort = await freeLoopbackPort();
   Runtime.install({
-    logger: createStructuredLogger('INFO', { format: 'json', write: (l) => void lines.push(l) }),
+    logger: createStructuredLogger('DEBUG', { format: 'json', write: (l) => void lines.push(l) }),
     telemetryOptions: {
       logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) },
       metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } },
@@ -225,5 +226,12 @@ describe('logs', () => {
     const sdkFailed = records.find((r) => r.message === 'Activity failed' && r.stepId === 'boom');
     expect(sdkFailed?.sagaId).toBe(sagaId);
     expect(sdkFailed?.activityType).toBe('runStep');
+    // The SDK's workflow lines (DEBUG: "Workflow started", …) name the saga and its trace.
+    const workflowLines = records.filter((r) => r.sdkComponent === 'workflow' && r.workflowId === sagaId);
+    expect(workflowLines.length).toBeGreaterThan(0);
+    for (const r of workflowLines) {
+      expect(r.sagaId).toBe(sagaId);
+      expect(r.traceId).toBe(callerTraceId);
+    }
   });
 });
