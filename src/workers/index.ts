@@ -30,12 +30,7 @@ import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
 import { createEventStore } from '../audit/event-store.js';
 import { sagaActivityInterceptors } from '../observability/interceptors.js';
-import {
-  SagaMetrics,
-  serveMetrics,
-  type MetricsServer,
-  type TransitionObserver,
-} from '../observability/metrics.js';
+import { SagaMetrics, serveMetrics, type MetricsServer } from '../observability/metrics.js';
 import {
   OTEL_WORKFLOW_INTERCEPTORS_PATH,
   setupTracing,
@@ -98,8 +93,6 @@ export interface SagaActivitiesOptions {
   backends?: Backend[];
   /** Called with the compensation registry before the worker starts: register your own. */
   registerCompensations?: (registry: CompensationRegistry) => void;
-  /** Told of every audit row the activities insert (the worker's metrics). */
-  observer?: TransitionObserver;
 }
 
 /** Builds every activity of {@link SagaActivities} over the given resources. */
@@ -117,23 +110,20 @@ export function createActivities(
     compensations,
     guard: storeGuard(config),
   });
-  return withTransitions(
-    {
-      ...steps,
-      // Inline compensations fill {{result.…}} from the result: give them the before-image too.
-      async compensateStep(input) {
-        let result: JsonObject;
-        try {
-          result = await resolveBeforeImage(resources.blobs, input.result);
-        } catch (err) {
-          throw toActivityError(err, `compensation of step ${input.stepId}`);
-        }
-        return steps.compensateStep({ ...input, result });
-      },
-      ...createAuditActivities({ pool: resources.pool, config }),
+  return withTransitions({
+    ...steps,
+    // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+    async compensateStep(input) {
+      let result: JsonObject;
+      try {
+        result = await resolveBeforeImage(resources.blobs, input.result);
+      } catch (err) {
+        throw toActivityError(err, `compensation of step ${input.stepId}`);
+      }
+      return steps.compensateStep({ ...input, result });
     },
-    options.observer,
-  );
+    ...createAuditActivities({ pool: resources.pool, config }),
+  });
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -210,12 +200,13 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
   }
   const ownTracing = options.tracing === undefined ? setupTracing() : undefined;
   const tracing = options.tracing === false ? undefined : (options.tracing ?? ownTracing);
-  // With wrapActivities the outer transitions are the ones registered: only they observe.
-  const base = createActivities(resources, config, {
-    ...options,
-    ...(metrics && !options.wrapActivities ? { observer: metrics } : { observer: undefined }),
-  });
-  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base), metrics) : base;
+  const base = createActivities(resources, config, options);
+  // The outer transitions (over wrapActivities, or over base itself) are the ones registered;
+  // they see through base's recordEvent whether a row was inserted, and tell the metrics.
+  const activities =
+    options.wrapActivities || metrics
+      ? withTransitions((options.wrapActivities ?? ((a: SagaActivities) => a))(base), metrics)
+      : base;
   let worker: Worker;
   let metricsServer: MetricsServer | undefined;
   try {
