@@ -82,7 +82,19 @@ export function createStructuredLogger(level: LogLevel, options: StructuredLogge
   const write = options.write ?? ((line: string) => void process.stderr.write(line));
   return new DefaultLogger(level, (entry) => {
     if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
-    const line = formatLogLine(entry, options.format);
+    let line: string;
+    try {
+      line = formatLogLine(entry, options.format);
+    } catch (err) {
+      // A meta value JSON cannot hold (a cycle): keep the line, never throw into the SDK.
+      const flat = Object.fromEntries(
+        Object.entries(entry.meta ?? {}).filter(([, v]) => v === null || typeof v !== 'object'),
+      );
+      line = formatLogLine(
+        { ...entry, meta: { ...flat, metaError: (err as Error).message } },
+        options.format,
+      );
+    }
     write(options.mask ? options.mask(line) : line);
   });
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { freeLoopbackPort } from '../../src/observability/metrics.js';
 import { polysaga, POLYSAGA_BIN } from '../helpers/cli.js';
@@ -90,6 +90,11 @@ describe('polysaga worker --metrics-port', () => {
     );
     expect(text).toMatch(/^temporal_\w+/m);
 
+    // The SDK hands log entries to the logger asynchronously: wait for the step's last line.
+    await vi.waitFor(() => expect(stderr).toContain(`[${sagaId}] step row (postgres.insert) succeeded`), {
+      timeout: 15_000,
+      interval: 100,
+    });
     const lines = stderr.split('\n').filter((l) => l !== '');
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const r of records) {

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrate } from '../../../src/audit/index.js';
 import {
   connectTemporalClient,
@@ -204,7 +204,15 @@ describe('traces', () => {
 });
 
 describe('logs', () => {
-  it('every line is JSON with timestamp and level; step lines carry sagaId, stepId and traceId', () => {
+  it('every line is JSON with timestamp and level; step lines carry sagaId, stepId and traceId', async () => {
+    // The SDK hands log entries to the logger asynchronously: wait for the last ones of the saga.
+    await vi.waitFor(
+      () => {
+        expect(lines.some((l) => l.includes('"message":"Activity failed"'))).toBe(true);
+        expect(lines.some((l) => l.includes(`[obs-fail-${run}] rollback of step row`))).toBe(true);
+      },
+      { timeout: 15_000, interval: 100 },
+    );
     expect(lines.length).toBeGreaterThan(0);
     const records = lines.map((l) => {
       expect(l.endsWith('\n')).toBe(true);
