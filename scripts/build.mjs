@@ -65,10 +65,17 @@ const logger = {
 const failureConverterPath = `${dist}/src/blobs/failure-converter.cjs`;
 copyFileSync(`${root}src/blobs/failure-converter.cjs`, failureConverterPath);
 const workflowsPath = `${dist}/src/workflows/index.js`;
-const { code } = await bundleWorkflowCode({ workflowsPath, logger });
+// polysaga's workflow interceptors (saga fields on workflow log lines) are part of both bundles.
+const workflowInterceptorModules = [`${dist}/src/workflows/interceptors.js`];
+const { code } = await bundleWorkflowCode({ workflowsPath, logger, workflowInterceptorModules });
 writeFileSync(`${dist}/workflow-bundle.js`, code);
 // The same workflows with the failure converter that encodes failure messages (payload encryption on).
-const encoded = await bundleWorkflowCode({ workflowsPath, logger, failureConverterPath });
+const encoded = await bundleWorkflowCode({
+  workflowsPath,
+  logger,
+  workflowInterceptorModules,
+  failureConverterPath,
+});
 writeFileSync(`${dist}/workflow-bundle-encoded.js`, encoded.code);
 writeFileSync(`${dist}/.build-stamp`, `${new Date().toISOString()}\n`);
 rmSync(`${root}dist`, { recursive: true, force: true });

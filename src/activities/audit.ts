@@ -15,7 +15,7 @@ import { createEventStore } from '../audit/event-store.js';
 import type { EventTableMapping, MappingOverrides } from '../audit/mapping.js';
 import { SecretMasker } from '../audit/redact.js';
 import { maskableSecrets, type Config } from '../config/index.js';
-import { EVENT_STATUSES, FailureTypes, type SagaActivities, type SagaEventInput } from '../saga/contracts.js';
+import { EVENT_STATUSES, FailureTypes, type SagaEventInput } from '../saga/contracts.js';
 
 export interface AuditActivityDeps {
   pool: pg.Pool;
@@ -48,7 +48,9 @@ function validate(input: SagaEventInput): string | null {
  * values as `***` (payload and error columns). Returns only
  * functions, so the object can be spread into the worker's activities.
  */
-export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivities, 'recordEvent'> {
+export function createAuditActivities(deps: AuditActivityDeps): {
+  recordEvent: (input: SagaEventInput) => Promise<{ inserted: boolean }>;
+} {
   const store = createEventStore({
     pool: deps.pool,
     sensitiveFields: deps.config.sensitiveFields,
@@ -57,7 +59,9 @@ export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivit
     ...(deps.mapping ? { mapping: deps.mapping } : {}),
   });
   return {
-    async recordEvent(input: SagaEventInput): Promise<void> {
+    // Resolves to the store's `{ inserted }` (false for a retry that found its row): the
+    // transition activities count metrics only for inserted rows (src/observability/metrics.ts).
+    async recordEvent(input: SagaEventInput): Promise<{ inserted: boolean }> {
       const problem = validate(input);
       if (problem) {
         throw ApplicationFailure.nonRetryable(
@@ -65,7 +69,7 @@ export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivit
           FailureTypes.InvalidPayload,
         );
       }
-      await store.write(input);
+      return store.write(input);
     },
   };
 }

@@ -32,12 +32,27 @@ import {
 import { NON_RETRYABLE_FAILURE_TYPES } from '../saga/activity-options.js';
 import { entryForStep } from '../saga/stack.js';
 import { stepSuccessPayload } from '../audit/compensation-stack.js';
+import type { TransitionLabels, TransitionObserver } from '../observability/metrics.js';
 
-export type TransitionActivities = Pick<SagaActivities, 'runStep' | 'runCompensation' | 'recordEvents'>;
+export type TransitionActivities = Pick<SagaActivities, 'runStep' | 'runCompensation' | 'recordEvents'> & {
+  /** `recordEvent` seen by the observer; resolves to `{ inserted }` like the audit activity. */
+  recordEvent(e: SagaEventInput): Promise<{ inserted: boolean }>;
+};
 
 export interface TransitionActivityDeps {
   steps: Pick<SagaActivities, 'executeStep' | 'compensateStep'>;
   recordEvent: SagaActivities['recordEvent'];
+  /** Told of every row `recordEvent` inserted (metrics); never fails an activity. */
+  observer?: TransitionObserver;
+}
+
+/** A row counts unless `recordEvent` reports it was already stored (a retry). */
+function wasInserted(result: unknown): boolean {
+  return !(
+    typeof result === 'object' &&
+    result !== null &&
+    (result as { inserted?: unknown }).inserted === false
+  );
 }
 
 /** `type: message`, as the workflow shows a failure (status, audit rows). */
@@ -84,15 +99,23 @@ function activityInfo(): { attempt: number } {
 
 /** Creates `runStep`, `runCompensation` and `recordEvents` over the step and audit activities. */
 export function createTransitionActivities(deps: TransitionActivityDeps): TransitionActivities {
-  /** Writes the rows in seq order (each idempotent by its seq). */
-  async function recordAll(events: SagaEventInput[]): Promise<void> {
-    for (const e of events) await deps.recordEvent(e);
+  /** Writes one row; tells the observer when it was inserted (not found stored by a retry). */
+  async function recordOne(e: SagaEventInput, labels?: TransitionLabels): Promise<{ inserted: boolean }> {
+    const r: unknown = await deps.recordEvent(e);
+    const inserted = wasInserted(r);
+    if (deps.observer && inserted) await deps.observer.recorded(e, labels);
+    return { inserted };
+  }
+
+  /** Writes the rows in seq order (each idempotent by its seq); `labels` go with outcome rows. */
+  async function recordAll(events: SagaEventInput[], labels?: TransitionLabels): Promise<void> {
+    for (const e of events) await recordOne(e, labels);
   }
 
   /** {@link recordAll} inside a step or compensation: an unreachable table is AuditUnavailable. */
-  async function write(events: SagaEventInput[]): Promise<void> {
+  async function write(events: SagaEventInput[], labels?: TransitionLabels): Promise<void> {
     try {
-      await recordAll(events);
+      await recordAll(events, labels);
     } catch (err) {
       if (err instanceof ApplicationFailure && err.type === FailureTypes.InvalidPayload) throw err;
       throw ApplicationFailure.create({
@@ -111,6 +134,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
     success: (out: T) => Pick<SagaEventInput, 'status' | 'payload'>,
     failStatus: 'STEP_FAIL' | 'COMPENSATION_FAIL',
     what: string,
+    labels: TransitionLabels,
     extraNonRetryable?: string[],
   ): Promise<T> {
     const { attempt } = activityInfo();
@@ -134,7 +158,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
     } catch (err) {
       if (!isFinal(err, attempt, audit, extraNonRetryable)) throw err;
       const f = failureText(err);
-      await write([outcome({ status: failStatus, error: f.text })]);
+      await write([outcome({ status: failStatus, error: f.text })], labels);
       throw ApplicationFailure.create({
         message: f.message,
         type: f.type || 'Error',
@@ -142,7 +166,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
         details: [AUDIT_RECORDED_DETAIL],
       });
     }
-    await write([outcome(success(out))]);
+    await write([outcome(success(out))], labels);
     log('info', `${what} succeeded`, { ...meta, durationMs: Date.now() - started });
     return out;
   }
@@ -171,6 +195,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
         }),
         'STEP_FAIL',
         `step ${step.id} (${step.backend}.${step.operation})`,
+        { kind: 'step', backend: step.backend, operation: step.operation },
         step.retry?.nonRetryableErrorTypes,
       );
     },
@@ -186,11 +211,13 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
         }),
         'COMPENSATION_FAIL',
         `rollback of step ${input.stepId} (${compensationName(audit)})`,
+        { kind: 'compensation', backend: input.backend, operation: compensationName(audit) },
       );
     },
 
     // A local activity: audit errors stay retryable, so Temporal retries it until it succeeds.
-    recordEvents: recordAll,
+    recordEvents: (events) => recordAll(events),
+    recordEvent: (e) => recordOne(e),
   };
 }
 
@@ -202,11 +229,14 @@ export type BaseSagaActivities = Pick<SagaActivities, 'executeStep' | 'compensat
  * `base`'s effect and audit activities, so that a wrapper of `executeStep` (fault injection)
  * also applies inside `runStep`.
  */
-export function withTransitions(base: BaseSagaActivities): SagaActivities {
-  return {
-    executeStep: base.executeStep,
-    compensateStep: base.compensateStep,
+export function withTransitions(base: BaseSagaActivities, observer?: TransitionObserver): SagaActivities {
+  const transitions = createTransitionActivities({
+    steps: base,
     recordEvent: base.recordEvent,
-    ...createTransitionActivities({ steps: base, recordEvent: base.recordEvent }),
-  };
+    ...(observer ? { observer } : {}),
+  });
+  // recordEvent (the activity of sagas started before one-activity-per-step) goes through the
+  // observer too, and keeps resolving to `{ inserted }` so that an outer withTransitions (over
+  // wrapActivities) still recognises retries.
+  return { executeStep: base.executeStep, compensateStep: base.compensateStep, ...transitions };
 }

@@ -13,6 +13,7 @@ import { CliError } from './errors.js';
 import { InvalidDefinitionError } from '../saga/errors.js';
 import { unsafeIntegerLiterals } from '../saga/input-hygiene.js';
 import { issueAtPath } from '../saga/validate.js';
+import type { LogFormat } from '../observability/logging.js';
 
 let cached: Config | undefined;
 let configModule: typeof import('../config/index.js') | undefined;
@@ -133,17 +134,32 @@ export function printTable(headers: string[], rows: (string | number | null | un
   }
 }
 
+/** `POLYSAGA_LOG_FORMAT`, else pretty on a terminal and JSON otherwise. */
+export function workerLogFormat(): LogFormat {
+  let configured: LogFormat | undefined;
+  try {
+    configured = config().observability.logFormat;
+  } catch {
+    // An invalid configuration is reported by the command itself.
+  }
+  // As resolveLogFormat of src/observability/logging.ts, which loads the worker package.
+  return configured ?? (process.stderr.isTTY === true ? 'pretty' : 'json');
+}
+
 let runtimeInstalled = false;
 /**
  * Sets up logging of the in-process Temporal worker runtime (bundler output, worker state,
  * workflow logs), once per process, before the first worker is created. Everything goes to
  * stderr: the native core would otherwise print to stdout and break `--json`. With
  * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
- * worker-level messages pass. Configured secret values are printed as `***`.
+ * worker-level messages pass. Lines are structured (docs/observability.md): JSON, or a readable
+ * line on a terminal (`POLYSAGA_LOG_FORMAT`). With `sdkMetricsPort`, the SDK's runtime metrics
+ * are served on 127.0.0.1 at that port (the worker's `/metrics` appends them). Configured secret
+ * values are printed as `***`.
  */
 export async function installWorkerLogging(
   level: LogLevel,
-  options: { quietWorkflows?: boolean } = {},
+  options: { quietWorkflows?: boolean; sdkMetricsPort?: number } = {},
 ): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
@@ -153,15 +169,27 @@ export async function installWorkerLogging(
   } catch {
     // An invalid configuration is reported by the command itself.
   }
-  const { DefaultLogger, makeTelemetryFilterString, Runtime } = await import('@temporalio/worker');
+  const { makeTelemetryFilterString, Runtime } = await import('@temporalio/worker');
+  const { createStructuredLogger } = await import('../observability/logging.js');
+  const logger = createStructuredLogger(level, {
+    format: workerLogFormat(),
+    ...(options.quietWorkflows ? { quietWorkflows: true } : {}),
+    mask: (line) => secrets.text(line),
+  });
+  // Node's own warnings (e.g. the AWS SDK's Node version notice) go through the same logger
+  // instead of Node's default multi-line stderr output, so every line stays one log record.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    logger.warn(`${w.name}: ${w.message.replace(/\s*\n\s*/g, ' ')}`, { sdkComponent: 'node' });
+  });
   try {
     Runtime.install({
-      logger: new DefaultLogger(level, (entry) => {
-        if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
-        process.stderr.write(`worker: ${entry.level} ${secrets.text(entry.message)}\n`);
-      }),
+      logger,
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
+        ...(options.sdkMetricsPort
+          ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${options.sdkMetricsPort}` } } }
+          : {}),
       },
     });
   } catch {

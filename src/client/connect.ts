@@ -4,6 +4,7 @@
  * polysaga client shares with the worker.
  */
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
 import { createDataConverter } from '../blobs/codec.js';
@@ -74,6 +75,8 @@ export async function connectTemporalClient(
       keys: config.codec.keys,
       secrets: new SecretMasker(maskableSecrets(config).values),
     }),
+    // The caller's W3C trace context travels with the start (a no-op without a tracer provider).
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
   });
   let closed: Promise<void> | undefined;
   return {

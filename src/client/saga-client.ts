@@ -5,6 +5,7 @@
  * workflow per key, see docs/states.md), starts `sagaWorkflow` with the saga id as workflow
  * id, and talks to running sagas through their query, signal and updates.
  */
+import { activeTraceId } from '../observability/trace-context.js';
 import {
   ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
@@ -220,7 +221,8 @@ export class SagaClient {
   async validate(definition: unknown, options: ValidateOptions = {}): Promise<NormalizedDefinition> {
     return assertValidDefinition(definition, await this.getCatalog(), {
       generateId: () => `${(definition as { name?: string }).name ?? 'saga'}-${crypto.randomUUID()}`,
-      generateTraceId: () => crypto.randomUUID(),
+      // In a traced caller the saga's traceId is the caller's trace id (docs/observability.md).
+      generateTraceId: () => activeTraceId() ?? crypto.randomUUID(),
       ...(this.limits ? { limits: this.limits } : {}),
       ...(this.guard ? { guard: this.guard } : {}),
       ...(this.secrets ? { secrets: this.secrets } : {}),

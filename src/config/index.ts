@@ -132,6 +132,10 @@ export const envSchema = z.object({
   POLYSAGA_CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   POLYSAGA_SENSITIVE_FIELDS: z.string().default('password,secret,token,apiKey,api_key,authorization'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  // Observability (docs/observability.md): worker /metrics port (unset: off), log line format.
+  POLYSAGA_METRICS_PORT: port.optional(),
+  POLYSAGA_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  POLYSAGA_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;
@@ -225,6 +229,14 @@ export interface Config {
    * {@link redactConfig}.
    */
   configuredValues?: { secrets: { variable: string; value: string }[]; others: string[] };
+  /** Worker metrics and log format (docs/observability.md). */
+  observability: {
+    /** `/metrics` port of the worker (`POLYSAGA_METRICS_PORT`); unset: no endpoint. */
+    metricsPort?: number;
+    metricsHost: string;
+    /** `POLYSAGA_LOG_FORMAT`; unset: `pretty` on a terminal, `json` otherwise. */
+    logFormat?: 'json' | 'pretty';
+  };
 }
 
 /** Raised when configuration is missing or malformed; the message names every bad variable. */
@@ -491,6 +503,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     logLevel: e.LOG_LEVEL,
     configuredValues,
+    observability: {
+      ...(e.POLYSAGA_METRICS_PORT !== undefined ? { metricsPort: e.POLYSAGA_METRICS_PORT } : {}),
+      metricsHost: e.POLYSAGA_METRICS_HOST,
+      ...(e.POLYSAGA_LOG_FORMAT ? { logFormat: e.POLYSAGA_LOG_FORMAT } : {}),
+    },
   };
 }
 

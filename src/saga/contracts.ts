@@ -189,8 +189,11 @@ export interface SagaActivities {
   executeStep(input: ExecuteStepInput): Promise<ExecuteStepResult>;
   /** Undoes one step from its stack entry; undoing what is already gone is success. */
   compensateStep(input: CompensateStepInput): Promise<CompensateStepResult>;
-  /** Writes one row of `uds3_saga_events`; a retried write with the same (sagaId, seq) is a no-op. */
-  recordEvent(input: SagaEventInput): Promise<void>;
+  /**
+   * Writes one row of `uds3_saga_events`; a retried write with the same (sagaId, seq) is a no-op
+   * and may resolve to `{ inserted: false }` (metrics count only inserted rows).
+   */
+  recordEvent(input: SagaEventInput): Promise<void | { inserted: boolean }>;
   /**
    * One forward step in one activity: queued saga events, write-ahead STEP_PENDING, the effect
    * (at most one per idempotency key), STEP_SUCCESS with the stack entry, or STEP_FAIL when the

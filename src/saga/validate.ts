@@ -427,8 +427,8 @@ function checkSemantics(
         else
           for (const iss of checkOperationTargets(cop, cp.data, guard))
             at(`compensation.payload.${iss.field}`, iss.message);
-          for (const p of droppedFields(inline.payload, cp.data))
-            at(pathToField(['compensation', 'payload', ...p]), `unknown field of ${cb}.${inline.operation}`);
+        for (const p of droppedFields(inline.payload, cp.data))
+          at(pathToField(['compensation', 'payload', ...p]), `unknown field of ${cb}.${inline.operation}`);
         compensation = {
           ...(inline.backend !== undefined ? { backend: inline.backend } : {}),
           operation: inline.operation,

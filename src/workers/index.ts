@@ -41,10 +41,24 @@ import type { Catalog } from '../saga/catalog/types.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
+import { createEventStore } from '../audit/event-store.js';
+import { sagaActivityInterceptors } from '../observability/interceptors.js';
+import { SagaMetrics, serveMetrics, type MetricsServer } from '../observability/metrics.js';
+import {
+  OTEL_WORKFLOW_INTERCEPTORS_PATH,
+  setupTracing,
+  workflowSpanSinks,
+  type Tracing,
+} from '../observability/tracing.js';
 
 /** Path of the workflow entry point: the TypeScript source under tsx/vitest, the compiled one in dist/. */
 export const WORKFLOWS_PATH = fileURLToPath(
   new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
+
+/** Workflow-side interceptors (saga fields on log lines and spans), bundled with the workflows. */
+export const WORKFLOW_INTERCEPTORS_PATH = fileURLToPath(
+  new URL(`../workflows/interceptors.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
 );
 
 /**
@@ -85,19 +99,22 @@ export function quietBundlerLogger(target: Logger = Runtime.instance().logger): 
  * has one, else the workflows bundled now (quietly) from {@link WORKFLOWS_PATH}. With
  * `encodedFailures` (payloads are encrypted) the bundle holds the failure converter that encodes
  * failure messages, so the workflow's own failures reach history encrypted as well.
+ * `workflowModules`: the workflow interceptors to bundle (default polysaga's); `prebuilt: false`
+ * always bundles now (the prebuilt bundles hold only polysaga's interceptors).
  */
 export async function workflowCodeOptions(
-  encodedFailures = false,
+  options: { encodedFailures?: boolean; workflowModules?: string[]; prebuilt?: boolean } = {},
 ): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
-  const prebuilt = encodedFailures ? ENCODED_WORKFLOW_BUNDLE_PATH : WORKFLOW_BUNDLE_PATH;
-  if (!import.meta.url.endsWith('.ts') && existsSync(prebuilt)) {
+  const prebuilt = options.encodedFailures ? ENCODED_WORKFLOW_BUNDLE_PATH : WORKFLOW_BUNDLE_PATH;
+  if (options.prebuilt !== false && !import.meta.url.endsWith('.ts') && existsSync(prebuilt)) {
     return { workflowBundle: { codePath: prebuilt } };
   }
   return {
     workflowBundle: await bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
       logger: quietBundlerLogger(),
-      ...(encodedFailures ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
+      workflowInterceptorModules: options.workflowModules ?? [WORKFLOW_INTERCEPTORS_PATH],
+      ...(options.encodedFailures ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
     }),
   };
 }
@@ -210,6 +227,17 @@ export interface SagaWorkerOptions extends SagaActivitiesOptions {
   wrapActivities?: (activities: SagaActivities) => SagaActivities;
   /** Extra Worker options (e.g. maxConcurrentActivityTaskExecutions). */
   worker?: Partial<WorkerOptions>;
+  /**
+   * polysaga's Prometheus metrics (docs/observability.md). Default: on when the configuration
+   * sets `POLYSAGA_METRICS_PORT`, served there. An object turns them on (port 0: any free
+   * port; no port: counted but not served, read `SagaWorker.metrics`); `false`: off.
+   */
+  metrics?: { port?: number; host?: string; sdkMetricsUrl?: string } | false;
+  /**
+   * OpenTelemetry tracing. Default: {@link setupTracing} from the OTEL_* environment (off when
+   * no OTLP endpoint is set); pass your own (e.g. over an in-memory exporter) or `false`.
+   */
+  tracing?: Tracing | false;
 }
 
 export interface SagaWorker {
@@ -220,6 +248,12 @@ export interface SagaWorker {
   run(): Promise<void>;
   /** Asks the worker to stop (finishing running activities), then closes clients. */
   shutdown(): Promise<void>;
+  /** polysaga's metrics, when on. */
+  metrics?: SagaMetrics;
+  /** The `/metrics` endpoint, when served. */
+  metricsServer?: MetricsServer;
+  /** Tracing, when on. */
+  tracing?: Tracing;
 }
 
 /** Connects to Temporal as configured (TLS and API key when set). */
@@ -256,12 +290,33 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     await connection.close();
     throw err;
   }
+  const metricsOptions =
+    options.metrics === false
+      ? undefined
+      : (options.metrics ??
+        (config.observability.metricsPort !== undefined
+          ? { port: config.observability.metricsPort, host: config.observability.metricsHost }
+          : undefined));
+  let metrics: SagaMetrics | undefined;
+  if (metricsOptions) {
+    const trail = createEventStore({ pool: resources.pool });
+    metrics = new SagaMetrics({ pool: resources.pool, readTrail: (sagaId) => trail.read(sagaId) });
+  }
+  const ownTracing = options.tracing === undefined ? setupTracing() : undefined;
+  const tracing = options.tracing === false ? undefined : (options.tracing ?? ownTracing);
   const base = createActivities(resources, config, options);
   const secrets = secretMaskerFor(config);
-  const activities = options.wrapActivities
-    ? maskActivities(withTransitions(options.wrapActivities(base)), secrets)
-    : base;
+  // The outer transitions (over wrapActivities, or over base itself) are the ones registered;
+  // they see through base's recordEvent whether a row was inserted, and tell the metrics.
+  const activities =
+    options.wrapActivities || metrics
+      ? maskActivities(
+          withTransitions((options.wrapActivities ?? ((a: SagaActivities) => a))(base), metrics),
+          secrets,
+        )
+      : base;
   let worker: Worker;
+  let metricsServer: MetricsServer | undefined;
   try {
     const ownCode =
       options.worker?.workflowsPath === undefined && options.worker?.workflowBundle === undefined;
@@ -271,27 +326,67 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
       keys: config.codec.keys,
       secrets,
     });
+    const extra = options.worker ?? {};
+    // Saga fields on every workflow log line (and span): polysaga's workflow interceptors, and
+    // OpenTelemetry's when tracing is on. In polysaga's own workflow bundle they are bundled in.
+    const workflowModules = [
+      ...(tracing ? [OTEL_WORKFLOW_INTERCEPTORS_PATH] : []),
+      WORKFLOW_INTERCEPTORS_PATH,
+    ];
     worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-      ...(ownCode ? await workflowCodeOptions(dataConverter.failureConverterPath !== undefined) : {}),
+      ...(ownCode
+        ? await workflowCodeOptions({
+            encodedFailures: dataConverter.failureConverterPath !== undefined,
+            workflowModules,
+            // The prebuilt bundles hold polysaga's interceptors, not OpenTelemetry's.
+            prebuilt: !tracing,
+          })
+        : {}),
       activities,
       dataConverter,
-      ...options.worker,
+      ...extra,
+      interceptors: {
+        ...extra.interceptors,
+        activity: [
+          ...sagaActivityInterceptors({ tracing: !!tracing }),
+          ...(extra.interceptors?.activity ?? []),
+        ],
+        // Only for workflow code of the caller's (a bundle ignores them, with a warning).
+        ...(ownCode
+          ? {}
+          : { workflowModules: [...workflowModules, ...(extra.interceptors?.workflowModules ?? [])] }),
+      },
+      ...(tracing ? { sinks: { ...workflowSpanSinks(tracing), ...extra.sinks } } : {}),
     });
+    if (metrics && metricsOptions?.port !== undefined) {
+      metricsServer = await serveMetrics(metrics, {
+        port: metricsOptions.port,
+        ...(metricsOptions.host ? { host: metricsOptions.host } : {}),
+        ...(metricsOptions.sdkMetricsUrl ? { sdkMetricsUrl: metricsOptions.sdkMetricsUrl } : {}),
+      });
+    }
   } catch (err) {
     await resources.close();
     await connection.close();
+    await ownTracing?.shutdown();
     throw err;
   }
   let closed: Promise<void> | undefined;
-  const closeAll = () => (closed ??= resources.close().then(() => connection.close()));
+  const closeAll = () =>
+    (closed ??= Promise.allSettled([metricsServer?.close(), ownTracing?.shutdown()])
+      .then(() => resources.close())
+      .then(() => connection.close()));
   let running: Promise<void> | undefined;
   return {
     worker,
     resources,
     config,
+    ...(metrics ? { metrics } : {}),
+    ...(metricsServer ? { metricsServer } : {}),
+    ...(tracing ? { tracing } : {}),
     run() {
       running ??= worker.run().finally(closeAll);
       return running;

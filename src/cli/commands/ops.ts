@@ -1,7 +1,14 @@
 /** Operations commands: migrate, worker, events. */
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { config, installWorkerLogging, printJson, printTable, withPool } from '../context.js';
+import {
+  config,
+  installWorkerLogging,
+  printJson,
+  printTable,
+  withPool,
+  workerLogFormat,
+} from '../context.js';
 
 export function registerOpsCommands(program: Command): void {
   program
@@ -34,24 +41,64 @@ export function registerOpsCommands(program: Command): void {
   program
     .command('worker')
     .option('--task-queue <name>', 'poll this task queue instead of TEMPORAL_TASK_QUEUE')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus /metrics on this port (default POLYSAGA_METRICS_PORT; unset: off)',
+    )
     .description(
       'run a saga worker: polls Temporal and executes saga workflows and backend activities until Ctrl-C',
     )
-    .action(async (opts: { taskQueue?: string }) => {
+    .action(async (opts: { taskQueue?: string; metricsPort?: string }) => {
+      const cfg = config();
+      let metricsPort = cfg.observability.metricsPort;
+      if (opts.metricsPort !== undefined) {
+        metricsPort = Number(opts.metricsPort);
+        if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)
+          throw new CliError(`--metrics-port: not a port number: ${opts.metricsPort}`, 2);
+      }
+      // The SDK's runtime metrics: its own exporter on a loopback port, appended to /metrics.
+      const { freeLoopbackPort } = await import('../../observability/metrics.js');
+      const sdkMetricsPort = metricsPort !== undefined ? await freeLoopbackPort() : undefined;
       await installWorkerLogging(
-        config().logLevel === 'DEBUG' ? 'DEBUG' : config().logLevel === 'INFO' ? 'INFO' : 'WARN',
+        cfg.logLevel === 'DEBUG' ? 'DEBUG' : cfg.logLevel === 'INFO' ? 'INFO' : 'WARN',
+        {
+          ...(sdkMetricsPort ? { sdkMetricsPort } : {}),
+        },
       );
       const { createSagaWorker } = await import('../../workers/index.js');
+      const { formatLogLine } = await import('../../observability/logging.js');
       const w = await createSagaWorker({
-        config: config(),
+        config: cfg,
         ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
+        ...(metricsPort !== undefined
+          ? {
+              metrics: {
+                port: metricsPort,
+                host: cfg.observability.metricsHost,
+                ...(sdkMetricsPort ? { sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics` } : {}),
+              },
+            }
+          : {}),
       });
       const stop = () => void w.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      process.stderr.write(
+      // Written whatever LOG_LEVEL says (scripts wait for it), in the worker's log format.
+      const message =
         `polysaga worker polling ${w.config.temporal.address} namespace ${w.config.temporal.namespace} ` +
-          `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}; Web UI ${w.config.temporal.uiUrl}\n`,
+        `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}; Web UI ${w.config.temporal.uiUrl}` +
+        (w.metricsServer ? `; metrics ${w.metricsServer.url}` : '');
+      const meta = {
+        sdkComponent: 'worker',
+        taskQueue: opts.taskQueue ?? w.config.temporal.taskQueue,
+        ...(w.metricsServer ? { metricsUrl: w.metricsServer.url } : {}),
+        tracing: w.tracing !== undefined,
+      };
+      process.stderr.write(
+        formatLogLine(
+          { level: 'INFO', message, meta, timestampNanos: BigInt(Date.now()) * 1_000_000n },
+          workerLogFormat(),
+        ),
       );
       await w.run();
     });
