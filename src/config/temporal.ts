@@ -139,34 +139,37 @@ export function loadTemporalSettings(
         fail(`TEMPORAL_CONFIG_FILE: cannot read ${file} (${code})`, ['TEMPORAL_CONFIG_FILE']);
     }
   }
-  const profileName = provider.TEMPORAL_PROFILE;
-  if (profileName !== undefined && toml === undefined) {
-    fail(
-      `TEMPORAL_PROFILE: profile "${profileName}" asked for, but there is no temporal.toml` +
-        (file ? ` at ${file}` : '') +
-        ' (set TEMPORAL_CONFIG_FILE)',
-      ['TEMPORAL_PROFILE'],
-    );
-  }
+  const fileFound = toml !== undefined;
   let names: string[] = [];
   if (toml !== undefined) {
     try {
       names = Object.keys(loadClientConfig({ configSource: { data: toml } }).profiles);
     } catch (err) {
-      // smol-toml's message quotes the lines around the error: keep only its first line (no api_key).
       const e = err as Error & { line?: number; column?: number };
-      const where = e.line !== undefined ? ` at line ${e.line}, column ${e.column}` : '';
-      fail(`${file}: not a valid temporal.toml${where}: ${e.message.split('\n')[0]}`, [
-        'TEMPORAL_CONFIG_FILE',
-      ]);
+      if (e.line === undefined && e instanceof TypeError) {
+        // Valid TOML without any [profile.*] table (an empty file, say): envconfig 1.24 fails
+        // on it (reading its profiles); it holds no profile.
+        toml = undefined;
+      } else {
+        // smol-toml's message quotes the lines around the error: keep only its first line (no api_key).
+        const where = e.line !== undefined ? ` at line ${e.line}, column ${e.column}` : '';
+        fail(`${file}: not a valid temporal.toml${where}: ${e.message.split('\n')[0]}`, [
+          'TEMPORAL_CONFIG_FILE',
+        ]);
+      }
     }
-    if (profileName !== undefined && !names.includes(profileName)) {
-      fail(
-        `TEMPORAL_PROFILE: no profile "${profileName}" in ${file}` +
-          (names.length ? ` (it has: ${names.join(', ')})` : ' (it has none)'),
-        ['TEMPORAL_PROFILE'],
-      );
-    }
+  }
+  const profileName = provider.TEMPORAL_PROFILE;
+  if (profileName !== undefined && !names.includes(profileName)) {
+    fail(
+      fileFound
+        ? `TEMPORAL_PROFILE: no profile "${profileName}" in ${file}` +
+            (names.length ? ` (it has: ${names.join(', ')})` : ' (it has none)')
+        : `TEMPORAL_PROFILE: profile "${profileName}" asked for, but there is no temporal.toml` +
+            (file ? ` at ${file}` : '') +
+            ' (set TEMPORAL_CONFIG_FILE)',
+      ['TEMPORAL_PROFILE'],
+    );
   }
 
   let profile: ClientConfigProfile;

@@ -295,3 +295,18 @@ describe('errors name the variable, file or profile field, never key material', 
     expect(load({ TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'false' }).temporal.tls).toBe(false);
   });
 });
+
+describe('a temporal.toml without profiles', () => {
+  it('an empty file is no profile (envconfig alone fails on it)', () => {
+    const empty = join(dir, 'empty.toml');
+    writeFileSync(empty, '');
+    expect(load({ TEMPORAL_CONFIG_FILE: empty }).temporal).toMatchObject({
+      address: '127.0.0.1:7233',
+      tls: false,
+    });
+    expect(load({ TEMPORAL_CONFIG_FILE: empty }).temporal.profile).toBeUndefined();
+    expect(configError(() => load({ TEMPORAL_CONFIG_FILE: empty, TEMPORAL_PROFILE: 'x' })).message).toContain(
+      `no profile "x" in ${empty} (it has none)`,
+    );
+  });
+});
