@@ -28,6 +28,9 @@ export interface ContenderResult {
     statusMs: number;
     helpExitCode: number | null;
     statusExitCode: number | null;
+    /** `polysaga status` against a closed port: POLYSAGA_CONNECT_TIMEOUT (3 s) plus start-up. */
+    unreachableMs?: number;
+    unreachableExitCode?: number | null;
   };
   /** Phases that threw (the figure is missing, the message says why). */
   failures: string[];
@@ -181,18 +184,30 @@ function figures(options: BenchOptions): Figure[] {
       ratio: false,
     },
     {
-      name: `\`polysaga --help\` (process start to exit, one run)`,
-      target: '—',
+      name: `\`polysaga --help\` (process start to exit, best run)`,
+      target: '< 500 ms',
       value: (r) => r.cli?.helpMs ?? null,
+      verdict: (_r, v) => v < 500,
       cell: (r, v) => `${ms(v)}${r.cli!.helpExitCode === 0 ? '' : ` (exit ${r.cli!.helpExitCode})`}`,
       ratio: false,
       only: ['polysaga'],
     },
     {
-      name: `\`polysaga status <id>\` (process start to exit, one run)`,
-      target: '—',
+      name: `\`polysaga status <id>\` (process start to exit, best run)`,
+      target: '< 1 s',
       value: (r) => r.cli?.statusMs ?? null,
+      verdict: (_r, v) => v < 1000,
       cell: (r, v) => `${ms(v)}${r.cli!.statusExitCode === 0 ? '' : ` (exit ${r.cli!.statusExitCode})`}`,
+      ratio: false,
+      only: ['polysaga'],
+    },
+    {
+      name: `\`polysaga status\` with Temporal unreachable (until exit 5)`,
+      target: '< 3 s + start-up',
+      value: (r) => r.cli?.unreachableMs ?? null,
+      verdict: (r, v) => v < 3000 + (r.cli?.helpMs ?? 0),
+      cell: (r, v) =>
+        `${ms(v)}${r.cli!.unreachableExitCode === 5 ? '' : ` (exit ${r.cli!.unreachableExitCode ?? 'none'})`}`,
       ratio: false,
       only: ['polysaga'],
     },

@@ -18,6 +18,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
@@ -58,17 +59,25 @@ function progress(msg: string): void {
   process.stderr.write(`[bench ${s}s] ${msg}\n`);
 }
 
-function run(cmd: string, args: string[]): Promise<{ ms: number; code: number | null }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ ms: number; code: number | null }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: root, env: process.env, timeout: 60_000 }, (err) => {
+    execFile(cmd, args, { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (err) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ ms: performance.now() - t0, code });
     });
   });
 }
 
-/** Wall time of `bin/polysaga --help` and `bin/polysaga status <id>` (the best of `times` runs each). */
+/**
+ * Wall time of `bin/polysaga --help` and `bin/polysaga status <id>` (the best of `times` runs
+ * each; `npm run bench` builds dist/ first, so this is the compiled CLI), and of `status` against
+ * a Temporal address where nothing listens (one run).
+ */
 async function timeCli(sagaId: string, times: number): Promise<ContenderResult['cli']> {
   const bin = fileURLToPath(new URL('../bin/polysaga', import.meta.url));
   const help: number[] = [];
@@ -83,8 +92,15 @@ async function timeCli(sagaId: string, times: number): Promise<ContenderResult['
     status.push(s.ms);
     if (s.code !== 0) statusExitCode = s.code;
   }
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const u = await run(bin, ['status', sagaId], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
   return {
     runs: times,
+    unreachableMs: u.ms,
+    unreachableExitCode: u.code,
     helpMs: Math.min(...help),
     statusMs: Math.min(...status),
     helpExitCode,
@@ -205,7 +221,7 @@ async function measure(
     }
     if (c.key === 'polysaga' && o.cli && committedId !== null) {
       await phase('CLI', async () => {
-        result.cli = await timeCli(committedId, 1);
+        result.cli = await timeCli(committedId, 3);
       });
     }
   } finally {

@@ -113,6 +113,22 @@ async function main(): Promise<void> {
     await ab.result();
     await save('abort-before-pivot', abortBefore);
 
+    // An abort while a step retries (patch polysaga-abort-cancels-step): the step is cancelled.
+    const abortRetrying = `abort-retrying-${tag}`;
+    fakes.set(abortRetrying, { flakySteps: { s2: 1_000_000 } });
+    const retryingDef = def(abortRetrying);
+    retryingDef.steps[1]!.retry = {
+      maximumAttempts: 0,
+      initialInterval: '1s',
+      maximumInterval: '1s',
+      backoffCoefficient: 1,
+    };
+    const ar = await sagas.createSaga(retryingDef);
+    await until(() => Promise.resolve(fakes.callsOf(abortRetrying).filter((c) => c === '+s2').length >= 2));
+    await sagas.abortSaga(abortRetrying, 'replay abort while retrying');
+    await ar.result();
+    await save('abort-retrying-step', abortRetrying);
+
     const abortAfter = `abort-after-${tag}`;
     fakes.set(abortAfter, { blockSteps: ['r1'] });
     const aa = await sagas.createSaga({

@@ -1,29 +1,50 @@
 #!/usr/bin/env bash
-# The whole test suite, with all of its own set-up: installs node modules if missing, brings the
+# The whole test suite, with all of its own set-up: installs node modules if missing, builds a
+# stale dist/ (npm run build: the CLI then runs compiled JavaScript), brings the
 # local stack up (installing any server that is missing), runs every vitest project, and ends
-# with the plain line "N passed, N failed" computed from vitest's JSON report.
-# Extra arguments go to vitest (e.g. `npm test -- --project unit`).
+# with the plain line "N passed, N failed" computed from vitest's JSON reports.
+#
+# Two vitest runs: first every project except `faults`, then `faults` alone (test/faults,
+# docs/faults.md), because the fault tests stop and restart servers the other projects use.
+# The final line sums both reports; the exit code is non-zero if anything failed or no test ran.
+# Extra arguments go to vitest as one run (e.g. `npm test -- --project unit`); `npm run
+# test:faults` runs the fault suite alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/ensure-node-modules.sh
+node scripts/build.mjs --if-stale
 bash scripts/stack/stack.sh up
-REPORT="$ROOT/.stack/vitest-report.json"
-rm -f "$REPORT"
-set +e
-npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORT" "$@"
-rc=$?
-set -e
-if [ -f "$REPORT" ]; then
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-    if (r.numTotalTests === 0) { console.error("[test] no test ran"); process.exit(1); }
-  ' "$REPORT" || rc=1
+REPORTS="${POLYSAGA_STACK_DIR:-$ROOT/.stack}"
+rm -f "$REPORTS"/vitest-report*.json
+rc=0
+run() { # run <report-file> <vitest args...>
+  local report="$1"; shift
+  set +e
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+  local code=$?
+  set -e
+  [ "$code" = 0 ] || rc=1
+}
+if [ "$#" -gt 0 ]; then
+  run "$REPORTS/vitest-report.json" "$@"
 else
-  echo "0 passed, 0 failed"
-  echo "[test] vitest wrote no report" >&2
-  rc=1
+  run "$REPORTS/vitest-report-main.json" --project '!faults'
+  run "$REPORTS/vitest-report-faults.json" --project faults
 fi
+node -e '
+  const fs = require("fs");
+  const files = process.argv.slice(1).filter((f) => fs.existsSync(f));
+  let passed = 0, failed = 0, skipped = 0, total = 0;
+  for (const f of files) {
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests ?? 0;
+    failed += r.numFailedTests ?? 0;
+    skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    total += r.numTotalTests ?? 0;
+  }
+  console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  if (files.length === 0) { console.error("[test] vitest wrote no report"); process.exit(1); }
+  if (total === 0) { console.error("[test] no test ran"); process.exit(1); }
+' "$REPORTS"/vitest-report*.json || rc=1
 exit "$rc"

@@ -13,12 +13,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { createEventStore } from '../audit/event-store.js';
 import type { EventTableMapping, MappingOverrides } from '../audit/mapping.js';
-import type { Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
+import { maskableSecrets, type Config } from '../config/index.js';
 import { EVENT_STATUSES, FailureTypes, type SagaActivities, type SagaEventInput } from '../saga/contracts.js';
 
 export interface AuditActivityDeps {
   pool: pg.Pool;
-  config: Pick<Config, 'sensitiveFields'>;
+  /** `sensitiveFields` and, when the whole configuration is given, its secret values to mask. */
+  config: Pick<Config, 'sensitiveFields'> | Config;
   /** Table name (default `uds3_saga_events`). */
   table?: string;
   /** Column mapping for a differing table (default: detected). */
@@ -42,13 +44,15 @@ function validate(input: SagaEventInput): string | null {
 
 /**
  * Creates the audit activities over a pg pool (the worker owns and closes the pool).
- * Payload fields named in `config.sensitiveFields` are written as "[REDACTED]". Returns only
+ * Payload fields named in `config.sensitiveFields` are written as "[REDACTED]", configured secret
+ * values as `***` (payload and error columns). Returns only
  * functions, so the object can be spread into the worker's activities.
  */
 export function createAuditActivities(deps: AuditActivityDeps): Pick<SagaActivities, 'recordEvent'> {
   const store = createEventStore({
     pool: deps.pool,
     sensitiveFields: deps.config.sensitiveFields,
+    ...('postgres' in deps.config ? { secrets: new SecretMasker(maskableSecrets(deps.config).values) } : {}),
     ...(deps.table ? { table: deps.table } : {}),
     ...(deps.mapping ? { mapping: deps.mapping } : {}),
   });

@@ -20,7 +20,7 @@ import {
   type JsonMapping,
   type MappingOverrides,
 } from './mapping.js';
-import { redact } from './redact.js';
+import { redact, SecretMasker } from './redact.js';
 
 /** Default audit table name. */
 export const EVENTS_TABLE = 'uds3_saga_events';
@@ -51,6 +51,8 @@ export interface EventStoreOptions {
   mapping?: EventTableMapping | MappingOverrides;
   /** Payload keys to replace by "[REDACTED]" (case-insensitive, nested); usually config.sensitiveFields. */
   sensitiveFields?: readonly string[];
+  /** Configured secret values, written as `***` in the payload and error columns (docs/security.md). */
+  secrets?: SecretMasker;
 }
 
 export interface EventStore {
@@ -314,6 +316,7 @@ export function createEventStore(options: EventStoreOptions): EventStore {
   const { pool } = options;
   const table = options.table ?? EVENTS_TABLE;
   const sensitive = options.sensitiveFields ?? [];
+  const secrets = options.secrets ?? SecretMasker.none;
   let cached: Promise<EventTableMapping> | undefined = isFullMapping(options.mapping)
     ? Promise.resolve(options.mapping)
     : undefined;
@@ -334,9 +337,13 @@ export function createEventStore(options: EventStoreOptions): EventStore {
 
   return {
     mapping,
-    async write(event) {
+    async write(input) {
       const m = await mapping();
-      const payload = redact(event.payload ?? {}, sensitive);
+      const event =
+        input.error !== undefined && input.error !== null
+          ? { ...input, error: secrets.text(input.error) }
+          : input;
+      const payload = secrets.json(redact(event.payload ?? {}, sensitive));
       const stmt =
         m.kind === 'json' ? buildJsonInsert(m, event, payload) : buildColumnsInsert(m, event, payload);
       if (stmt.onConflict) {

@@ -16,7 +16,7 @@ export {
   type MigrateResult,
   type Migration,
 } from './migrate.js';
-export { REDACTED, redact } from './redact.js';
+export { MASK, MIN_MASKED_SECRET_LENGTH, REDACTED, redact, SecretMasker, secretForms } from './redact.js';
 export {
   COLUMN_ALIASES,
   DATA_COLUMN_ALIASES,

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { EncryptionCodec, type CodecKey } from './encryption.js';
 import { PgBlobStore, sha256Hex, type BlobStore } from './store.js';
+import type { SecretMasker } from '../audit/redact.js';
+import { SecretMaskingCodec } from './mask-codec.js';
 
 /** Metadata `encoding` of a reference payload. */
 export const CLAIM_CHECK_ENCODING = 'polysaga/claim-check';
@@ -138,6 +140,8 @@ export interface DataConverterOptions extends ClaimCheckCodecOptions {
    * absent: payloads are not encrypted (encrypted ones cannot be read).
    */
   keys?: readonly CodecKey[];
+  /** Configured secret values to mask in JSON payloads on encode (src/blobs/mask-codec.ts). */
+  secrets?: SecretMasker;
 }
 
 /**
@@ -163,7 +167,13 @@ export function createDataConverter(options: DataConverterOptions): DataConverte
   });
   const encrypted = options.keys !== undefined && options.keys.length > 0;
   return {
-    payloadCodecs: encrypted ? [new EncryptionCodec(options.keys!), claimCheck] : [claimCheck],
+    payloadCodecs: [
+      // Secrets masked by value: first, so that neither history nor the blob store holds one.
+      ...(options.secrets?.active ? [new SecretMaskingCodec(options.secrets)] : []),
+      // Encryption before the claim check, so a big payload reaches polysaga_blobs encrypted.
+      ...(encrypted ? [new EncryptionCodec(options.keys!)] : []),
+      claimCheck,
+    ],
     ...(encrypted ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
   };
 }

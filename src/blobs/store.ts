@@ -83,7 +83,11 @@ function checkKey(key: string): void {
 /** The blob store on a PostgreSQL pool (the worker's pool, or one made by the client). */
 export class PgBlobStore implements BlobStore {
   private ready: Promise<void> | undefined;
-  constructor(readonly pool: pg.Pool) {}
+  /** Not enumerable: loggers that print the worker's options (the data converter) never show it or its password. */
+  declare readonly pool: pg.Pool;
+  constructor(pool: pg.Pool) {
+    Object.defineProperty(this, 'pool', { value: pool, enumerable: false });
+  }
 
   /** Creates the table if missing (idempotent; serialised with an advisory lock). */
   ensureSchema(): Promise<void> {

@@ -1,22 +1,42 @@
 /** Shared plumbing of the CLI commands: configuration, Temporal client, PostgreSQL pool, output. */
+/**
+ * The heavy modules (Temporal client and worker, pg, the configuration's zod schema) are imported
+ * inside the functions that need them, so `polysaga --help` loads none of them (docs/cli.md).
+ */
 import { readFileSync } from 'node:fs';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
+import type { LogLevel } from '@temporalio/worker';
 import type pg from 'pg';
-import { createAuditPool } from '../audit/index.js';
-import { connectTemporalClient } from '../client/connect.js';
-import { SagaClient } from '../client/index.js';
-import { loadConfig, storeGuard, type Config } from '../config/index.js';
+import type { SagaClient } from '../client/index.js';
+import type { Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
 import { CliError } from './errors.js';
+import { InvalidDefinitionError } from '../saga/errors.js';
+import { unsafeIntegerLiterals } from '../saga/input-hygiene.js';
+import { issueAtPath } from '../saga/validate.js';
 
 let cached: Config | undefined;
-/** The validated configuration (loaded once per process). */
+let configModule: typeof import('../config/index.js') | undefined;
+/** Loads the configuration module; call once in an action before {@link config}. */
+export async function loadConfigModule(): Promise<typeof import('../config/index.js')> {
+  return (configModule ??= await import('../config/index.js'));
+}
+/**
+ * The validated configuration (loaded once per process). The configuration module is loaded by
+ * {@link loadConfigModule}, which main.ts awaits before running any action.
+ */
 export function config(): Config {
-  return (cached ??= loadConfig());
+  if (!configModule) throw new Error('internal: config() before loadConfigModule()');
+  return (cached ??= configModule.loadConfig());
 }
 
 /** Runs `fn` with a connected {@link SagaClient}; closes the connection afterwards. */
 export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = config();
+  const [{ connectTemporalClient }, { SagaClient }, { storeGuard, maskableSecrets }] = await Promise.all([
+    import('../client/connect.js'),
+    import('../client/index.js'),
+    loadConfigModule(),
+  ]);
   let connected: Awaited<ReturnType<typeof connectTemporalClient>>;
   try {
     connected = await connectTemporalClient(cfg);
@@ -31,9 +51,19 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
         taskQueue: cfg.temporal.taskQueue,
         limits: cfg.limits,
         guard: storeGuard(cfg),
+        secrets: new SecretMasker(maskableSecrets(cfg).values),
       }),
       cfg,
     );
+  } catch (err) {
+    // A server that went away after the connect (gRPC UNAVAILABLE): exit 5, naming the address.
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if ((err as Error).name === 'ServiceError' && code === 14) {
+      throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${(err as Error).message}`, 5, {
+        cause: err,
+      });
+    }
+    throw err;
   } finally {
     await connected.close();
   }
@@ -42,6 +72,7 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
 /** Runs `fn` with a PostgreSQL pool for the audit table; ends the pool afterwards. */
 export async function withPool<T>(fn: (pool: pg.Pool, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = config();
+  const { createAuditPool } = await import('../audit/index.js');
   const pool = createAuditPool(cfg.postgres);
   try {
     return await fn(pool, cfg);
@@ -50,7 +81,11 @@ export async function withPool<T>(fn: (pool: pg.Pool, cfg: Config) => Promise<T>
   }
 }
 
-/** Reads and parses a JSON file, with a one-line error naming the file. */
+/**
+ * Reads and parses a JSON file (a saga definition), with a one-line error naming the file.
+ * Integer literals that JSON.parse would round (beyond ±(2^53 − 1)) are refused with the
+ * field and the digits as written (exit 2): such values must be written as strings.
+ */
 export function readJsonFile(path: string): unknown {
   let text: string;
   try {
@@ -61,11 +96,25 @@ export function readJsonFile(path: string): unknown {
       2,
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     throw new CliError(`${path} is not valid JSON: ${(err as Error).message}`, 2);
   }
+  // Only a run of 16 or more digits can be beyond 2^53 - 1: skip the scan otherwise.
+  const unsafe = /\d{16}/.test(text) ? unsafeIntegerLiterals(text) : [];
+  if (unsafe.length > 0)
+    throw new InvalidDefinitionError(
+      unsafe.map((u) =>
+        issueAtPath(
+          value,
+          u.path,
+          `the integer ${u.literal} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 − 1) and would be rounded to ${String(Number(u.literal))}; write it as a string: "${u.literal}"`,
+        ),
+      ),
+    );
+  return value;
 }
 
 /** Prints machine-readable output. */
@@ -90,16 +139,26 @@ let runtimeInstalled = false;
  * workflow logs), once per process, before the first worker is created. Everything goes to
  * stderr: the native core would otherwise print to stdout and break `--json`. With
  * `quietWorkflows`, saga logs are dropped (the command prints its own progress) and only
- * worker-level messages pass.
+ * worker-level messages pass. Configured secret values are printed as `***`.
  */
-export function installWorkerLogging(level: LogLevel, options: { quietWorkflows?: boolean } = {}): void {
+export async function installWorkerLogging(
+  level: LogLevel,
+  options: { quietWorkflows?: boolean } = {},
+): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  let secrets = SecretMasker.none;
+  try {
+    secrets = new SecretMasker((await loadConfigModule()).maskableSecrets(config()).values);
+  } catch {
+    // An invalid configuration is reported by the command itself.
+  }
+  const { DefaultLogger, makeTelemetryFilterString, Runtime } = await import('@temporalio/worker');
   try {
     Runtime.install({
       logger: new DefaultLogger(level, (entry) => {
         if (options.quietWorkflows && entry.meta?.sdkComponent === 'workflow') return;
-        process.stderr.write(`worker: ${entry.level} ${entry.message}\n`);
+        process.stderr.write(`worker: ${entry.level} ${secrets.text(entry.message)}\n`);
       }),
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },

@@ -1,5 +1,7 @@
-/** Mapping of errors to the CLI's one-line messages and exit codes. */
-import { ConfigError } from '../config/index.js';
+/**
+ * Mapping of errors to the CLI's one-line messages and exit codes. Errors are recognised by
+ * name, so this module imports nothing (the CLI loads it before any command runs).
+ */
 
 /** An error the CLI reports with a chosen exit code. */
 export class CliError extends Error {
@@ -26,7 +28,6 @@ const byName: Record<string, number> = {
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
-  if (err instanceof ConfigError) return 2;
   if (err instanceof Error) {
     const code = byName[err.name];
     if (code !== undefined) return code;

@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.js';
+import { loadConfigModule } from './context.js';
 import { exitCodeFor, formatError } from './errors.js';
 
 const program = new Command();
@@ -27,6 +28,11 @@ Configuration comes from the environment (see docs/configuration.md);
 \`polysaga stack env\` prints the variables for the local stack.`,
   );
 registerCommands(program);
+// Every action may call config(): load the configuration module (zod) only once an action runs,
+// so `--help` stays fast.
+program.hook('preAction', async () => {
+  await loadConfigModule();
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -7,7 +7,8 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
 import { createDataConverter } from '../blobs/codec.js';
-import type { Config } from '../config/index.js';
+import { SecretMasker } from '../audit/redact.js';
+import { maskableSecrets, type Config } from '../config/index.js';
 import { readPem } from '../config/temporal.js';
 
 /** Options for `Connection.connect` (client) and `NativeConnection.connect` (worker) alike. */
@@ -46,11 +47,16 @@ export function temporalConnectionOptions(config: Config): TemporalConnectionOpt
   };
 }
 
+/** Default of POLYSAGA_CONNECT_TIMEOUT. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+
 /** The one-line error for an unreachable Temporal (the CLI maps it to exit code 5). */
-export function temporalUnreachable(config: Config, err: unknown): Error {
-  return new Error(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}`, {
-    cause: err,
-  });
+export function temporalUnreachable(config: Config, err: unknown, timeoutMs?: number): Error {
+  const within = timeoutMs !== undefined ? ` within ${timeoutMs} ms (POLYSAGA_CONNECT_TIMEOUT)` : '';
+  return new Error(
+    `cannot reach Temporal at ${config.temporal.address}${within}: ${(err as Error).message}`,
+    { cause: err },
+  );
 }
 
 export interface ConnectTemporalClientOptions {
@@ -79,11 +85,12 @@ export async function connectTemporalClient(
   options: ConnectTemporalClientOptions = {},
 ): Promise<ConnectedTemporalClient> {
   let connection: Connection;
+  const connectTimeout = config.temporal.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const connectionOptions = temporalConnectionOptions(config); // a ConfigError, not "unreachable"
   try {
-    connection = await Connection.connect(connectionOptions);
+    connection = await Connection.connect({ ...connectionOptions, connectTimeout });
   } catch (err) {
-    throw temporalUnreachable(config, err);
+    throw temporalUnreachable(config, err, connectTimeout);
   }
   const ownPool = options.pool ? undefined : createPgPool(config.postgres, { max: 2, allowExitOnIdle: true });
   const pool = options.pool ?? ownPool!;
@@ -94,6 +101,7 @@ export async function connectTemporalClient(
       pool,
       thresholdBytes: config.payloads.thresholdBytes,
       keys: config.codec.keys,
+      secrets: new SecretMasker(maskableSecrets(config).values),
     }),
   });
   let closed: Promise<void> | undefined;

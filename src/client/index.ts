@@ -5,6 +5,7 @@ export {
   IDENTITY_LOCK_WORKFLOW_TYPE,
   type SagaClientOptions,
   type StartedSaga,
+  type StartedRetry,
   type ListSagasFilter,
   type SagaSummary,
   type TerminatedSaga,

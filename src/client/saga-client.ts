@@ -6,9 +6,11 @@
  * id, and talks to running sagas through their query, signal and updates.
  */
 import {
+  ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
@@ -24,8 +26,9 @@ import type { SagaResult, SagaStatus, SagaWorkflowInput, StepStatus, StuckInfo }
 import { assertValidDefinition, type DefinitionLimits, type ValidateOptions } from '../saga/validate.js';
 import type { StoreGuard } from '../saga/guard.js';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import { abortRefusal, failedPhase, operatorRefusal, SAGA_STATE_FAILURE_TYPE } from '../saga/operator.js';
 import {
-  abortSignal,
+  abortUpdate,
   resolveUpdate,
   retryCompensationUpdate,
   statusQuery,
@@ -70,6 +73,11 @@ export interface SagaClientOptions {
   statusQueryTimeoutMs?: number;
   /** Where `bodyFile`s of s3 steps are uploaded (default: `loadConfig().s3`, read when needed). */
   s3?: Config['s3'];
+  /**
+   * The configured secret values (`new SecretMasker(maskableSecrets(config).values)`): a
+   * definition holding one is refused, naming the field (docs/security.md).
+   */
+  secrets?: ValidateOptions['secrets'];
 }
 
 /** What {@link SagaClient.terminateSaga} did. */
@@ -82,6 +90,21 @@ export interface TerminatedSaga {
   identityKey: string | null;
   /** Whether this call released the identity lock (false: no key, or held by another saga). */
   lockReleased: boolean;
+}
+
+/** What {@link SagaClient.startRetry} started: an operator retry round of a FAILED saga. */
+export interface StartedRetry {
+  sagaId: string;
+  /** What is run again: the failed compensations (newest first), or the failed forward step after the pivot. */
+  phase: 'compensation' | 'step';
+  /** The step ids whose compensations (phase `compensation`) or whose step (phase `step`) run again. */
+  stepIds: string[];
+  /** The status before the retry (state FAILED). */
+  before: SagaStatus;
+  /** The status right after the retry was accepted (COMPENSATING or EXECUTING, unless the round already ended). */
+  status: SagaStatus;
+  /** Resolves with the status when the retry round ends (ROLLED_BACK, FAILED again, or EXECUTING on after a step retry). */
+  result(): Promise<SagaStatus>;
 }
 
 /** A started saga. */
@@ -131,6 +154,18 @@ function tooLargeForServer(err: unknown): string | null {
   return null;
 }
 
+/** A refused operator update as a {@link SagaStateError} naming the saga state the validator saw. */
+function refusalError(sagaId: string, err: WorkflowUpdateFailedError): SagaStateError {
+  const cause = err.cause;
+  let state = 'unknown';
+  if (cause instanceof ApplicationFailure && cause.type === SAGA_STATE_FAILURE_TYPE) {
+    const detail = cause.details?.[0] as { state?: unknown } | undefined;
+    if (typeof detail?.state === 'string') state = detail.state;
+  }
+  const message = cause instanceof Error ? cause.message : err.message;
+  return new SagaStateError(sagaId, state, message, { cause: err });
+}
+
 function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
@@ -150,6 +185,7 @@ export class SagaClient {
   private readonly guard: Partial<StoreGuard> | undefined;
   private readonly statusQueryTimeoutMs: number;
   private readonly s3: Config['s3'] | undefined;
+  private readonly secrets: ValidateOptions['secrets'];
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -163,6 +199,7 @@ export class SagaClient {
     // waits that long before Temporal hands it to another worker.
     this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 15_000;
     this.s3 = options.s3;
+    this.secrets = options.secrets;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -186,6 +223,7 @@ export class SagaClient {
       generateTraceId: () => crypto.randomUUID(),
       ...(this.limits ? { limits: this.limits } : {}),
       ...(this.guard ? { guard: this.guard } : {}),
+      ...(this.secrets ? { secrets: this.secrets } : {}),
       ...options,
     });
   }
@@ -499,23 +537,52 @@ export class SagaClient {
   }
 
   /**
-   * Aborts a running saga: before the pivot it compensates, after the pivot it completes
-   * forward (docs/states.md). Cancelling the workflow has the same effect.
-   * @throws SagaNotFoundError, SagaStateError (the saga has closed), SagaStuckError (its
-   *   workflow task keeps failing: see {@link terminateSaga})
+   * Aborts a running saga: before the pivot it compensates (a step that is retrying is cancelled
+   * at once), after the pivot it completes forward (docs/states.md). Cancelling the workflow has
+   * the same effect. Returns the status when the saga accepted the abort (`abortRequested: true`);
+   * the unwind goes on in the background.
+   * @throws SagaNotFoundError; SagaStateError when the saga is not PENDING or EXECUTING (FAILED,
+   *   COMPENSATING, COMMITTED, ROLLED_BACK, RESOLVED): its message names the state and the
+   *   command that fits (`retry`/`resolve`, `compensate`, …); SagaStuckError (its workflow task
+   *   keeps failing: see {@link terminateSaga})
    */
-  async abortSaga(sagaId: string, reason = 'aborted by client'): Promise<void> {
+  async abortSaga(sagaId: string, reason = 'aborted by client'): Promise<SagaStatus> {
     const d = await this.describe(sagaId);
-    if (d.status.name !== 'RUNNING')
+    if (d.status.name !== 'RUNNING') {
+      const state = await this.closedState(d);
       throw new SagaStateError(
         sagaId,
-        d.status.name,
-        `saga ${sagaId} is closed (${d.status.name}); nothing to abort`,
+        state.state,
+        state.message ?? abortRefusal(sagaId, state.state, { running: false }) ?? `saga ${sagaId} has ended`,
       );
-    // A stuck workflow would take the signal and never act on it: say so instead.
+    }
+    // A stuck workflow would take the request and never act on it: say so instead.
     const stuck = await detectStuck(this.client, d);
     if (stuck) throw new SagaStuckError(sagaId, stuck);
-    await this.client.workflow.getHandle(sagaId, d.runId).signal(abortSignal, { reason });
+    // The update's validator refuses the abort in states where it means nothing (race-free).
+    return this.update(sagaId, (h) => h.executeUpdate(abortUpdate, { args: [{ reason }] }), d);
+  }
+
+  /**
+   * The saga state of a closed run: from its result when it completed; for a run that was
+   * terminated (or timed out, or failed by a bug) the last state its search attribute recorded,
+   * with a message that says what to do.
+   */
+  private async closedState(
+    d: WorkflowExecutionDescription,
+  ): Promise<{ state: SagaState; message?: string }> {
+    if (d.status.name === 'COMPLETED') {
+      const result = (await this.client.workflow.getHandle(d.workflowId, d.runId).result()) as SagaResult;
+      return { state: result.status.state };
+    }
+    const state = (d.typedSearchAttributes.get(SagaStateKey) as SagaState | undefined) ?? 'PENDING';
+    return {
+      state,
+      message:
+        `saga ${d.workflowId} was stopped from outside in state ${state} (its workflow was ` +
+        `${d.status.name.toLowerCase().replace(/_/g, ' ')}): run \`polysaga recover --saga-id ${d.workflowId}\` ` +
+        `to undo its recorded steps`,
+    };
   }
 
   /**
@@ -529,12 +596,14 @@ export class SagaClient {
    */
   async terminateSaga(sagaId: string, reason = 'terminated by operator'): Promise<TerminatedSaga> {
     const d = await this.describe(sagaId);
-    if (d.status.name !== 'RUNNING')
+    if (d.status.name !== 'RUNNING') {
+      const state = await this.closedState(d);
       throw new SagaStateError(
         sagaId,
-        d.status.name,
-        `saga ${sagaId} is closed (${d.status.name}); nothing to terminate`,
+        state.state,
+        state.message ?? `saga ${sagaId} is ${state.state}: it has ended, so there is nothing to terminate`,
       );
+    }
     const stuck = await detectStuck(this.client, d);
     await this.client.workflow.getHandle(sagaId, d.runId).terminate(reason);
     const identityKey = d.typedSearchAttributes.get(IdentityKeyKey) ?? null;
@@ -574,8 +643,10 @@ export class SagaClient {
         `saga ${sagaId} is ${s.state}; only a COMMITTED saga can be compensated (abort a running one)`,
       );
     }
-    if (d.status.name !== 'COMPLETED')
-      throw new SagaStateError(sagaId, d.status.name, `saga ${sagaId} closed as ${d.status.name}`);
+    if (d.status.name !== 'COMPLETED') {
+      const state = await this.closedState(d);
+      throw new SagaStateError(sagaId, state.state, state.message ?? `saga ${sagaId} is ${state.state}`);
+    }
     const committed = (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
     if (committed.status.state !== 'COMMITTED') {
       throw new SagaStateError(
@@ -599,25 +670,37 @@ export class SagaClient {
     );
   }
 
-  private async update<R>(sagaId: string, run: (h: WorkflowHandle) => Promise<R>): Promise<R> {
-    const d = await this.describe(sagaId);
+  /**
+   * Sends an operator update to a running saga. A closed saga, a stuck one and a refusal of the
+   * update's validator become {@link SagaStateError} / {@link SagaStuckError} whose message speaks
+   * in saga states. `command` names the operator command for the closed-saga message.
+   */
+  private async update<R>(
+    sagaId: string,
+    run: (h: WorkflowHandle) => Promise<R>,
+    described?: WorkflowExecutionDescription,
+    command: 'retry' | 'resolve' = 'retry',
+  ): Promise<R> {
+    const d = described ?? (await this.describe(sagaId));
     if (d.status.name !== 'RUNNING') {
+      const state = await this.closedState(d);
       throw new SagaStateError(
         sagaId,
-        d.status.name,
-        `saga ${sagaId} is closed (${d.status.name}); only a FAILED saga accepts this`,
+        state.state,
+        state.message ??
+          operatorRefusal(sagaId, command, state.state, { running: false }) ??
+          `saga ${sagaId} is ${state.state}`,
       );
     }
     // An update to a stuck workflow would wait for ever.
-    const stuck = await detectStuck(this.client, d);
-    if (stuck) throw new SagaStuckError(sagaId, stuck);
+    if (!described) {
+      const stuck = await detectStuck(this.client, d);
+      if (stuck) throw new SagaStuckError(sagaId, stuck);
+    }
     try {
       return await run(this.client.workflow.getHandle(sagaId, d.runId));
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
-        const message = err.cause instanceof Error ? err.cause.message : err.message;
-        throw new SagaStateError(sagaId, 'unknown', message, { cause: err });
-      }
+      if (err instanceof WorkflowUpdateFailedError) throw refusalError(sagaId, err);
       if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
       throw err;
     }
@@ -633,13 +716,55 @@ export class SagaClient {
   }
 
   /**
+   * Operator: starts a retry round of a FAILED saga and returns as soon as the saga accepted it,
+   * with the status at that moment (COMPENSATING, or EXECUTING for a failed step after the
+   * pivot) and what is being retried; `result()` waits for the end of the round (the same
+   * status {@link retryCompensation} returns).
+   * @throws SagaNotFoundError, SagaStateError (not FAILED; the message names the state), SagaStuckError
+   */
+  async startRetry(sagaId: string): Promise<StartedRetry> {
+    return this.update(sagaId, async (h) => {
+      const before = await h.query(statusQuery);
+      const phase = failedPhase(before.failures);
+      const updating = await h.startUpdate(retryCompensationUpdate, {
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      // The workflow task that accepted the update also began the round.
+      const status = await h.query(statusQuery);
+      return {
+        sagaId,
+        phase,
+        stepIds:
+          phase === 'step'
+            ? before.failedAt !== null
+              ? [before.failedAt]
+              : []
+            : before.compensationStack.map((e) => e.stepId).reverse(),
+        before,
+        status,
+        result: async () => {
+          try {
+            return await updating.result();
+          } catch (err) {
+            if (err instanceof WorkflowUpdateFailedError) throw refusalError(sagaId, err);
+            throw err;
+          }
+        },
+      };
+    });
+  }
+
+  /**
    * Operator: closes a FAILED saga as RESOLVED (fixed by hand); recorded with the reason.
    * Releases the identity lock.
    * @throws SagaNotFoundError, SagaStateError (not FAILED), SagaStuckError
    */
   async resolveSaga(sagaId: string, reason: string, by?: string): Promise<SagaStatus> {
-    return this.update(sagaId, (h) =>
-      h.executeUpdate(resolveUpdate, { args: [{ reason, ...(by ? { by } : {}) }] }),
+    return this.update(
+      sagaId,
+      (h) => h.executeUpdate(resolveUpdate, { args: [{ reason, ...(by ? { by } : {}) }] }),
+      undefined,
+      'resolve',
     );
   }
 

@@ -39,6 +39,11 @@ export const envSchema = z.object({
   TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool.optional(),
   TEMPORAL_CONFIG_FILE: z.string().min(1).optional(),
   TEMPORAL_PROFILE: z.string().min(1).optional(),
+  // How long a client waits for Temporal before reporting it unreachable (issue 10, fast CLI)
+  POLYSAGA_CONNECT_TIMEOUT: z
+    .string()
+    .regex(/^\d+(ms|s|m)$/, 'must look like 500ms, 3s or 1m')
+    .default('3s'),
   // PostgreSQL (relational backend and audit table). SAGA_REL_HOST overrides the host (first seed).
   POSTGRES_HOST: z.string().min(1).default('127.0.0.1'),
   SAGA_REL_HOST: z.string().min(1).optional(),
@@ -179,6 +184,8 @@ export interface Config {
     tlsConfig?: TemporalSettings['tlsConfig'];
     grpcMeta?: TemporalSettings['grpcMeta'];
     profile?: TemporalSettings['profile'];
+    /** POLYSAGA_CONNECT_TIMEOUT: a client's connect deadline (default 3 s). */
+    connectTimeoutMs?: number;
   };
   postgres: {
     host: string;
@@ -230,6 +237,12 @@ export interface Config {
   };
   sensitiveFields: string[];
   logLevel: RawEnv['LOG_LEVEL'];
+  /**
+   * The value of every set variable of {@link SECRET_VARIABLES} (filled by {@link loadConfig}),
+   * and of every other set variable, for {@link maskableSecrets}. Printed only through
+   * {@link redactConfig}.
+   */
+  configuredValues?: { secrets: { variable: string; value: string }[]; others: string[] };
 }
 
 /** Raised when configuration is missing or malformed; the message names every bad variable. */
@@ -395,6 +408,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`, names);
   }
   const e = parsed.data;
+  const configuredValues: NonNullable<Config['configuredValues']> = { secrets: [], others: [] };
+  for (const name of CONFIG_VARIABLES) {
+    const raw = e[name];
+    if (raw === undefined || raw === '') continue;
+    const v = typeof raw === 'string' ? raw : String(raw);
+    if ((SECRET_VARIABLES as string[]).includes(name))
+      configuredValues.secrets.push({ variable: name, value: v });
+    else configuredValues.others.push(v);
+  }
   let services: Record<string, HttpServiceConfig> = {};
   if (e.HTTP_SERVICES) {
     let raw: unknown;
@@ -423,13 +445,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'],
     );
   }
+  const temporal = loadTemporalSettings(pickTemporal(merged), env);
+  // An API key from a temporal.toml profile is masked by value like one from the environment.
+  if (temporal.apiKey && !configuredValues.secrets.some((x) => x.value === temporal.apiKey))
+    configuredValues.secrets.push({ variable: 'TEMPORAL_API_KEY', value: temporal.apiKey });
   return {
     temporal: {
       // address, namespace, tls, apiKey, tlsConfig, grpcMeta, profile: Temporal's environment
       // configuration (temporal.toml profile, overridden by the variables; src/config/temporal.ts)
-      ...loadTemporalSettings(pickTemporal(merged), env),
+      ...temporal,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL,
+      connectTimeoutMs: parseDurationMs(e.POLYSAGA_CONNECT_TIMEOUT),
     },
     postgres: {
       host: e.SAGA_REL_HOST ?? e.POSTGRES_HOST,
@@ -484,6 +511,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((s) => s.trim())
       .filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    configuredValues,
   };
 }
 
@@ -558,5 +586,67 @@ export function redactConfig(config: Config): Config {
       keys: config.codec.keys.map((k) => ({ id: k.id, key: '***' })),
       server: { ...config.codec.server, ...(config.codec.server.token ? { token: '***' } : {}) },
     },
+    ...(config.configuredValues
+      ? {
+          configuredValues: {
+            ...config.configuredValues,
+            secrets: config.configuredValues.secrets.map((s) => ({ variable: s.variable, value: '***' })),
+          },
+        }
+      : {}),
   };
+}
+
+// --- Secrets masked by value (docs/security.md, "Secrets masked by value") -------------------
+
+/** Shortest secret value that is masked (the same as MIN_MASKED_SECRET_LENGTH of src/audit/redact.ts). */
+const MIN_MASKED_LENGTH = 8;
+
+/**
+ * The secret values to mask wherever they would appear (step results, audit rows, logs, error
+ * texts, payloads), derived from {@link SECRET_VARIABLES}: every set secret variable, including
+ * ones added to that list later. `unmasked` names (never shows) the secret variables whose value
+ * is not masked: shorter than 8 characters, or equal (ignoring case) to the value of a non-secret
+ * variable such as POSTGRES_USER or POSTGRES_DB, since masking it would mask that name
+ * everywhere (the local stack's `polysaga` password is such a value). A configuration not built
+ * by {@link loadConfig} falls back to the secret fields of {@link Config}.
+ */
+export function maskableSecrets(config: Config): { values: string[]; unmasked: string[] } {
+  const known = config.configuredValues ?? {
+    secrets: [
+      { variable: 'TEMPORAL_API_KEY', value: config.temporal.apiKey },
+      { variable: 'POSTGRES_PASSWORD', value: config.postgres.password },
+      { variable: 'NEO4J_PASSWORD', value: config.neo4j.password },
+      { variable: 'S3_SECRET_ACCESS_KEY', value: config.s3.secretAccessKey },
+      { variable: 'QDRANT_API_KEY', value: config.vector.qdrantApiKey },
+      { variable: 'HTTP_INTERNAL_TOKEN', value: config.http.internalToken },
+    ].filter((s): s is { variable: string; value: string } => typeof s.value === 'string' && s.value !== ''),
+    others: [
+      config.postgres.user,
+      config.postgres.database,
+      config.postgres.host,
+      config.neo4j.user,
+      config.projectPrefix,
+      config.s3.bucket,
+      config.s3.accessKeyId ?? '',
+      config.temporal.namespace,
+      config.temporal.taskQueue,
+    ],
+  };
+  const others = new Set(known.others.map((v) => v.toLowerCase()));
+  // Codec keys may come from a file (POLYSAGA_CODEC_KEYS_FILE): mask the key material itself.
+  const secrets = [
+    ...known.secrets,
+    ...config.codec.keys.map((k) => ({
+      variable: 'POLYSAGA_CODEC_KEYS',
+      value: typeof k.key === 'string' ? k.key : Buffer.from(k.key).toString('base64'),
+    })),
+  ];
+  const values: string[] = [];
+  const unmasked: string[] = [];
+  for (const s of secrets) {
+    if (s.value.length < MIN_MASKED_LENGTH || others.has(s.value.toLowerCase())) unmasked.push(s.variable);
+    else values.push(s.value);
+  }
+  return { values, unmasked };
 }

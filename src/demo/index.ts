@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { start as startFileStore } from '../../examples/services/file-store.js';
 import { start as startGitSnapshot } from '../../examples/services/git-snapshot.js';
@@ -17,8 +18,10 @@ import { SagaClient } from '../client/index.js';
 import { storeGuard, type Config } from '../config/index.js';
 import type { SagaDefinition, SagaResult } from '../client/index.js';
 import { createSagaWorker, type SagaWorker } from '../workers/index.js';
+import { packageRoot } from '../paths.js';
 
-const examplesDir = new URL('../../examples/', import.meta.url);
+// The example definitions stay at the package root (shipped as files), also when run from dist/.
+const examplesDir = new URL('examples/', pathToFileURL(`${packageRoot()}/`));
 
 /** Reads an example definition and gives every entity a fresh id, so the demo can run again. */
 export function instantiateExample(file: string, placeholder: string, fresh: string): SagaDefinition {

@@ -119,6 +119,7 @@ export function localOptions(o: ActivityOptions): LocalActivityOptions {
   if (o.startToCloseTimeout !== undefined)
     local.startToCloseTimeout = o.startToCloseTimeout as string | number;
   if (o.retry) local.retry = o.retry;
+  if (o.cancellationType !== undefined) local.cancellationType = o.cancellationType;
   return local;
 }
 

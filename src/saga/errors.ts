@@ -13,8 +13,18 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Formats one issue as `step "row" (steps[0]) field "payload.table": message`. */
+/** Control characters (line breaks included) shown escaped, so that an issue stays one line. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+/** Formats one issue as `step "row" (steps[0]) field "payload.table": message`, on one line. */
 export function formatIssue(issue: ValidationIssue): string {
+  return oneLine(formatIssueText(issue));
+}
+
+function formatIssueText(issue: ValidationIssue): string {
   if (issue.stepIndex !== undefined) {
     const step =
       issue.stepId !== undefined

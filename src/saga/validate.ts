@@ -18,6 +18,7 @@ import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
 import {
   defaultIdempotencyKey,
   sagaDefinitionSchema,
+  STEP_ID_PATTERN,
   type NormalizedDefinition,
   type NormalizedStep,
   type SagaDefinition,
@@ -25,6 +26,7 @@ import {
 } from './definition.js';
 import { InvalidDefinitionError, type ValidationIssue } from './errors.js';
 import { checkOperationTargets, resolveStoreGuard, type StoreGuard } from './guard.js';
+import { checkValues, droppedFields, showSegment } from './input-hygiene.js';
 
 /**
  * Limits a definition must stay within; checked before anything starts. Sizes are of the
@@ -68,6 +70,8 @@ export interface ValidateOptions {
    * are refused even without it.
    */
   guard?: Partial<StoreGuard>;
+  /** Configured secret values (a SecretMasker): a string holding one is refused (docs/security.md). */
+  secrets?: { contains(text: string): boolean };
 }
 
 export type ValidationResult =
@@ -76,10 +80,28 @@ export type ValidationResult =
 function pathToField(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
+    const seg = showSegment(typeof p === 'symbol' ? String(p) : p);
+    if (seg.bracket) out += seg.text;
+    else out += out === '' ? seg.text : `.${seg.text}`;
   }
   return out === '' ? '(root)' : out;
+}
+
+/** An issue at a path from the definition's root: inside a step, named by the step's id and index. */
+export function issueAtPath(input: unknown, path: (string | number)[], message: string): ValidationIssue {
+  const [head, index, ...rest] = path;
+  if (head === 'steps' && typeof index === 'number') {
+    const steps = (input as { steps?: unknown[] }).steps;
+    const step = Array.isArray(steps) ? steps[index] : undefined;
+    const id = typeof step === 'object' && step !== null ? (step as { id?: unknown }).id : undefined;
+    return {
+      ...(typeof id === 'string' && STEP_ID_PATTERN.test(id) ? { stepId: id } : {}),
+      stepIndex: index,
+      field: pathToField(rest),
+      message,
+    };
+  }
+  return { field: pathToField(path), message };
 }
 
 /** Milliseconds of a duration matching `DURATION_PATTERN` (`500ms`, `30s`, `2m`, `1h`). */
@@ -191,6 +213,10 @@ export function validateDefinition(
   options: ValidateOptions = {},
 ): ValidationResult {
   const limits = resolveLimits(options.limits);
+  // Hostile input first (depth, cycles, NUL, lone surrogates, unsafe integers): input-hygiene.ts.
+  const hostile = checkValues(input, 20, options.secrets);
+  if (hostile.length > 0)
+    return { ok: false, issues: hostile.map((h) => issueAtPath(input, h.path, h.message)) };
   const overall = checkOverallLimits(input, limits);
   if (overall.length > 0) return { ok: false, issues: overall };
   const parsed = sagaDefinitionSchema.safeParse(input);
@@ -346,6 +372,8 @@ function checkSemantics(
     } else {
       for (const iss of checkOperationTargets(op, payload.data, guard))
         at(`payload.${iss.field}`, iss.message);
+      for (const p of droppedFields(step.payload, payload.data))
+        at(pathToField(['payload', ...p]), `unknown field of ${step.backend}.${step.operation}`);
     }
 
     let compensation: CompensationRef = null;
@@ -399,6 +427,8 @@ function checkSemantics(
         else
           for (const iss of checkOperationTargets(cop, cp.data, guard))
             at(`compensation.payload.${iss.field}`, iss.message);
+          for (const p of droppedFields(inline.payload, cp.data))
+            at(pathToField(['compensation', 'payload', ...p]), `unknown field of ${cb}.${inline.operation}`);
         compensation = {
           ...(inline.backend !== undefined ? { backend: inline.backend } : {}),
           operation: inline.operation,

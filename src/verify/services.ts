@@ -43,8 +43,9 @@ export function missingExampleServices(def: NormalizedDefinition, config: Config
 }
 
 async function load(name: string): Promise<ServiceModule> {
-  // Resolved at run time (the examples are not part of the library build); runs under tsx.
-  const url = new URL(`../../examples/services/${name}.ts`, import.meta.url);
+  // Resolved at run time: the TypeScript source under tsx, the compiled example from dist/.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const url = new URL(`../../examples/services/${name}.${ext}`, import.meta.url);
   return (await import(url.href)) as ServiceModule;
 }
 

@@ -5,8 +5,16 @@
  * on shutdown. Applications build their own worker with {@link createSagaWorker}, optionally
  * registering their own compensations or custom backends.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type Logger,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -15,6 +23,7 @@ import {
   createDataConverter,
   EncryptedBlobStore,
   EncryptionCodec,
+  FAILURE_CONVERTER_PATH,
   PgBlobStore,
   resolveBeforeImage,
   withBeforeImagesOutOfBand,
@@ -26,14 +35,72 @@ import { createStepActivities } from '../activities/steps.js';
 import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
-import { loadConfig, storeGuard, type Config } from '../config/index.js';
+import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../activities/errors.js';
+import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
 
-/** Path of the workflow entry point, bundled by the worker. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Path of the workflow entry point: the TypeScript source under tsx/vitest, the compiled one in dist/. */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
+
+/**
+ * The workflow bundles made by `npm run build` (scripts/build.mjs), two levels above
+ * dist/src/workers: dist/workflow-bundle.js, and dist/workflow-bundle-encoded.js with the failure
+ * converter that encodes failure messages (used when payloads are encrypted, see
+ * {@link FAILURE_CONVERTER_PATH}). Run from src/ (tsx, vitest) there are none at that place.
+ */
+export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+export const ENCODED_WORKFLOW_BUNDLE_PATH = fileURLToPath(
+  new URL('../../workflow-bundle-encoded.js', import.meta.url),
+);
+
+/**
+ * A logger for the workflow bundler that keeps its warnings and errors and drops the ~20 lines
+ * of webpack output it logs at INFO on every bundle.
+ */
+export function quietBundlerLogger(target: Logger = Runtime.instance().logger): Logger {
+  const drop = () => undefined;
+  return {
+    log: (level, message, meta) => {
+      if (level === 'WARN' || level === 'ERROR') target.log(level, message, meta);
+    },
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: (message, meta) => {
+      target.warn(message, meta);
+    },
+    error: (message, meta) => {
+      target.error(message, meta);
+    },
+  };
+}
+
+/**
+ * Workflow code for Worker.create: the prebuilt bundle when this module runs from a build that
+ * has one, else the workflows bundled now (quietly) from {@link WORKFLOWS_PATH}. With
+ * `encodedFailures` (payloads are encrypted) the bundle holds the failure converter that encodes
+ * failure messages, so the workflow's own failures reach history encrypted as well.
+ */
+export async function workflowCodeOptions(
+  encodedFailures = false,
+): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+  const prebuilt = encodedFailures ? ENCODED_WORKFLOW_BUNDLE_PATH : WORKFLOW_BUNDLE_PATH;
+  if (!import.meta.url.endsWith('.ts') && existsSync(prebuilt)) {
+    return { workflowBundle: { codePath: prebuilt } };
+  }
+  return {
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: quietBundlerLogger(),
+      ...(encodedFailures ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
+    }),
+  };
+}
 
 /** The driver clients of one worker; {@link BackendResources.close} closes them all. */
 export interface BackendResources {
@@ -98,7 +165,10 @@ export interface SagaActivitiesOptions {
   registerCompensations?: (registry: CompensationRegistry) => void;
 }
 
-/** Builds every activity of {@link SagaActivities} over the given resources. */
+/**
+ * Builds every activity of {@link SagaActivities} over the given resources. Results and errors
+ * of every activity have the configured secret values masked (docs/security.md).
+ */
 export function createActivities(
   resources: BackendResources,
   config: Config,
@@ -113,20 +183,23 @@ export function createActivities(
     compensations,
     guard: storeGuard(config),
   });
-  return withTransitions({
-    ...steps,
-    // Inline compensations fill {{result.…}} from the result: give them the before-image too.
-    async compensateStep(input) {
-      let result: JsonObject;
-      try {
-        result = await resolveBeforeImage(resources.beforeImages, input.result);
-      } catch (err) {
-        throw toActivityError(err, `compensation of step ${input.stepId}`);
-      }
-      return steps.compensateStep({ ...input, result });
-    },
-    ...createAuditActivities({ pool: resources.pool, config }),
-  });
+  return maskActivities(
+    withTransitions({
+      ...steps,
+      // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+      async compensateStep(input) {
+        let result: JsonObject;
+        try {
+          result = await resolveBeforeImage(resources.beforeImages, input.result);
+        } catch (err) {
+          throw toActivityError(err, `compensation of step ${input.stepId}`);
+        }
+        return steps.compensateStep({ ...input, result });
+      },
+      ...createAuditActivities({ pool: resources.pool, config }),
+    }),
+    secretMaskerFor(config),
+  );
 }
 
 export interface SagaWorkerOptions extends SagaActivitiesOptions {
@@ -172,6 +245,11 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     );
   }
   const connection = await connectWorker(config);
+  const { unmasked } = maskableSecrets(config);
+  if (unmasked.length > 0)
+    Runtime.instance().logger.warn(
+      `secrets not masked by value (shorter than 8 characters, or equal to a non-secret setting such as a user or database name): ${unmasked.join(', ')}; see docs/security.md`,
+    );
   let resources: BackendResources;
   try {
     resources = await createBackendResources(config);
@@ -180,20 +258,27 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     throw err;
   }
   const base = createActivities(resources, config, options);
-  const activities = options.wrapActivities ? withTransitions(options.wrapActivities(base)) : base;
+  const secrets = secretMaskerFor(config);
+  const activities = options.wrapActivities
+    ? maskActivities(withTransitions(options.wrapActivities(base)), secrets)
+    : base;
   let worker: Worker;
   try {
+    const ownCode =
+      options.worker?.workflowsPath === undefined && options.worker?.workflowBundle === undefined;
+    const dataConverter = createDataConverter({
+      store: resources.blobs,
+      thresholdBytes: config.payloads.thresholdBytes,
+      keys: config.codec.keys,
+      secrets,
+    });
     worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-      workflowsPath: WORKFLOWS_PATH,
+      ...(ownCode ? await workflowCodeOptions(dataConverter.failureConverterPath !== undefined) : {}),
       activities,
-      dataConverter: createDataConverter({
-        store: resources.blobs,
-        thresholdBytes: config.payloads.thresholdBytes,
-        keys: config.codec.keys,
-      }),
+      dataConverter,
       ...options.worker,
     });
   } catch (err) {

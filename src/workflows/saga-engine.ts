@@ -13,10 +13,12 @@
  */
 import {
   type ActivityOptions,
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
+  isCancellation,
   condition,
   getExternalWorkflowHandle,
   log,
@@ -60,9 +62,11 @@ import { lockWorkflowId } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import { entryForStep, push, unwindPlan } from '../saga/stack.js';
 import { canTransition, releasesIdentityLock } from '../saga/states.js';
+import { abortRefusal, failedPhase, operatorRefusal, SAGA_STATE_FAILURE_TYPE } from '../saga/operator.js';
 import type { ResolveInput, SagaResult, SagaStatus, SagaWorkflowInput, StepStatus } from '../saga/status.js';
 import {
   abortSignal,
+  abortUpdate,
   releaseLockSignal,
   resolveUpdate,
   retryCompensationUpdate,
@@ -123,6 +127,27 @@ class ResolvedError extends Error {
  * `recordEvent` activity per transition.
  */
 export const ONE_ACTIVITY_PER_STEP_PATCH = 'polysaga-one-activity-per-step';
+
+/**
+ * Patch id of "abort cancels the running step": each step activity runs in a cancellation scope
+ * of its own, and an abort (or workflow cancellation) that arrives while a compensatable step
+ * before the pivot runs cancels that step's activity, so the saga unwinds at once instead of
+ * after the step's whole retry policy. Checked once, when the saga starts: sagas whose history
+ * lacks the marker (started before it) keep the old behaviour (the step finishes first). The
+ * check must come first because, in histories recorded without the SDK flag that shields
+ * non-cancellable scopes, a workflow cancellation would reach any new scope.
+ */
+export const ABORT_CANCELS_STEP_PATCH = 'polysaga-abort-cancels-step';
+
+/** An operator request refused in the saga's state (update validators): the client reads the state from `details`. */
+function refused(state: SagaState, message: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: SAGA_STATE_FAILURE_TYPE,
+    message,
+    details: [{ state }],
+    nonRetryable: true,
+  });
+}
 
 /** The failure of an activity that already wrote its outcome row. */
 function auditRecorded(err: unknown): boolean {
@@ -198,6 +223,12 @@ export class SagaEngine {
   private retryRequested = false;
   private resolveRequested: ResolveInput | null = null;
   private operatorRounds = 0;
+  /** The step whose activity runs now, in a scope an abort can cancel (null between steps). */
+  private runningStep: { scope: CancellationScope; kind: StepKind } | null = null;
+  /** Set when an abort cancelled the running step's activity. */
+  private stepCancelledByAbort = false;
+  /** Whether an abort cancels the running step ({@link ABORT_CANCELS_STEP_PATCH}). */
+  private readonly abortCancelsStep: boolean;
   private readonly acts: SagaActivities;
   /** One activity per step (false: a saga started before that shape, replaying). */
   private readonly lean: boolean;
@@ -214,6 +245,7 @@ export class SagaEngine {
     this.acts = proxyActivities<SagaActivities>(RECORD_EVENT_OPTIONS);
     this.lean = patched(ONE_ACTIVITY_PER_STEP_PATCH);
     this.fast = this.lean && this.def.execution === 'fast';
+    this.abortCancelsStep = this.lean && patched(ABORT_CANCELS_STEP_PATCH);
     const steps = input.undo?.steps ?? this.def.steps.map(stepStatusFromPlan);
     this.status = {
       sagaId: this.def.sagaId,
@@ -252,6 +284,22 @@ export class SagaEngine {
     setHandler(statusQuery, () => this.snapshot());
     setHandler(abortSignal, (arg) => this.requestAbort(arg?.reason ?? 'abort requested'));
     setHandler(
+      abortUpdate,
+      (arg) => {
+        this.requestAbort(arg?.reason ?? 'abort requested');
+        return this.snapshot();
+      },
+      {
+        validator: (_arg: { reason?: string }) => {
+          const why = abortRefusal(this.def.sagaId, this.status.state, {
+            running: true,
+            failedPhase: failedPhase(this.status.failures),
+          });
+          if (why !== null) throw refused(this.status.state, why);
+        },
+      },
+    );
+    setHandler(
       retryCompensationUpdate,
       async () => {
         const target = this.operatorRounds + 1;
@@ -261,8 +309,8 @@ export class SagaEngine {
       },
       {
         validator: () => {
-          if (this.status.state !== 'FAILED')
-            throw new Error(`saga ${this.def.sagaId} is ${this.status.state}, not FAILED`);
+          const why = operatorRefusal(this.def.sagaId, 'retry', this.status.state, { running: true });
+          if (why !== null) throw refused(this.status.state, why);
         },
       },
     );
@@ -275,8 +323,8 @@ export class SagaEngine {
       },
       {
         validator: (input: ResolveInput) => {
-          if (this.status.state !== 'FAILED')
-            throw new Error(`saga ${this.def.sagaId} is ${this.status.state}, not FAILED`);
+          const why = operatorRefusal(this.def.sagaId, 'resolve', this.status.state, { running: true });
+          if (why !== null) throw refused(this.status.state, why);
           const reason: unknown = (input as Partial<ResolveInput> | undefined)?.reason;
           if (typeof reason !== 'string' || reason.trim() === '') throw new Error('resolve needs a reason');
         },
@@ -296,6 +344,34 @@ export class SagaEngine {
       'warn',
       `abort requested: ${reason}${this.pivotPassed ? ' (after the pivot: completing forward)' : ''}`,
     );
+    this.cancelRunningStep();
+  }
+
+  /**
+   * Cancels the activity of the step that runs now when the abort will unwind (a compensatable
+   * step before the pivot). The activity is cancelled with WAIT_CANCELLATION_COMPLETED: Temporal
+   * cancels it at once while it waits between retries; an attempt that is running finishes
+   * first (the step activities do not heartbeat) and is not retried. So the step's outcome is
+   * always known: it failed (not undone, like any failed step) or it succeeded (on the stack,
+   * undone with the others).
+   */
+  private cancelRunningStep(): void {
+    const running = this.runningStep;
+    if (running === null || this.pivotPassed || running.kind !== 'compensatable') return;
+    this.stepCancelledByAbort = true;
+    running.scope.cancel();
+  }
+
+  /** Runs a step's activity in a scope that {@link cancelRunningStep} can cancel. */
+  private async cancellable<T>(kind: StepKind, call: () => Promise<T>): Promise<T> {
+    if (!this.abortCancelsStep) return call();
+    const scope = new CancellationScope();
+    this.runningStep = { scope, kind };
+    try {
+      return await scope.run(call);
+    } finally {
+      this.runningStep = null;
+    }
   }
 
   private log(
@@ -391,7 +467,7 @@ export class SagaEngine {
           await this.local.recordEvents([
             ...audit.before,
             audit.start,
-            { ...base, seq: audit.outcomeSeq, status: failStatus, error: describeError(err) },
+            { ...base, seq: audit.outcomeSeq, status: failStatus, error: this.describeFailure(err) },
           ]);
         }
         throw err;
@@ -422,6 +498,13 @@ export class SagaEngine {
     return { audit, acts };
   }
 
+  /** The error text of a failed step or compensation (a step cancelled by an abort says so). */
+  private describeFailure(err: unknown): string {
+    if (this.stepCancelledByAbort && isCancellation(err))
+      return `${FailureTypes.Aborted}: step cancelled by abort (${this.abortReason ?? 'abort requested'}); no attempt of it succeeded`;
+    return describeError(err);
+  }
+
   /** The step's activity: write-ahead row, effect, outcome row (one-activity-per-step shape). */
   private async runStepActivity(step: NormalizedStep, round: number): Promise<JsonObject> {
     const { audit, acts } = this.transition(
@@ -429,7 +512,12 @@ export class SagaEngine {
         payload: { ...pendingPayload(step), ...(round > 1 ? { round } : {}) },
       }),
       ++this.seq,
-      stepActivityOptions(step, this.tuning),
+      // An abort may cancel the step (cancelRunningStep): wait for Temporal to confirm it, so that
+      // an attempt that is running is never left behind.
+      {
+        ...stepActivityOptions(step, this.tuning),
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      },
     );
     const input = {
       sagaId: this.def.sagaId,
@@ -438,7 +526,9 @@ export class SagaEngine {
       step,
       audit,
     };
-    const { result } = await this.withAudit(audit, 'STEP_FAIL', () => acts.runStep(input));
+    const { result } = await this.withAudit(audit, 'STEP_FAIL', () =>
+      this.cancellable(step.kind, () => acts.runStep(input)),
+    );
     return result;
   }
 
@@ -533,10 +623,17 @@ export class SagaEngine {
         if (retried) this.operatorRounds += 1;
         return result;
       } catch (err) {
-        const message = describeError(err);
+        const message = this.describeFailure(err);
         st.state = 'FAILED';
         st.finishedAt = nowIso();
         st.error = message;
+        if (this.stepCancelledByAbort) {
+          // The abort cancelled this step (between attempts, or its running attempt failed and was
+          // not retried): nothing of it to undo; unwind the rest as an abort.
+          this.log('warn', `step ${step.id} cancelled by abort: ${message}`, { stepId: step.id });
+          await this.recordAbortIfNew();
+          throw new AbortedError(this.abortReason ?? 'abort requested');
+        }
         this.status.failures.push({ stepId: step.id, phase: 'step', error: message });
         if (!this.lean)
           await this.event('STEP_FAIL', step.id, {

@@ -14,9 +14,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTemporalClient, SagaClient, type ConnectedTemporalClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import type { EventStatus } from '../../src/saga/contracts.js';
-import { checkEventSequence } from '../../src/saga/states.js';
 import { startWorker } from '../helpers/cli.js';
+import { checkTrails, trailLines } from '../helpers/trail.js';
 
 type WorkerName = 'A' | 'B';
 interface Call {
@@ -126,20 +125,6 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
-/** The saga's audit trail as `STATUS:step` lines, checked to be a valid sequence with no gaps. */
-async function trailOf(id: string): Promise<string[]> {
-  const trail = await pool.query<{ seq: number; status: EventStatus; step_id: string | null }>(
-    'SELECT seq, status, step_id FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
-    [id],
-  );
-  expect(trail.rows.map((r) => r.seq)).toEqual(trail.rows.map((_, i) => i + 1));
-  const check = checkEventSequence(
-    trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
-  );
-  expect(check.errors).toEqual([]);
-  return trail.rows.map((r) => `${r.status}${r.step_id ? `:${r.step_id}` : ''}`);
-}
-
 describe('two workers on one task queue', () => {
   it('one is killed mid-saga: every saga finishes COMMITTED on the other, once', async () => {
     const env = (port: number) => ({
@@ -193,8 +178,10 @@ describe('two workers on one task queue', () => {
       (await pool.query<{ id: string }>(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => r.id);
     expect(await rows(first)).toEqual([...ids].sort());
     expect(await rows(last)).toEqual([...ids].sort());
+    const { problems, trails } = await checkTrails(pool, ids);
+    expect(problems).toEqual([]);
     for (const id of ids) {
-      expect(await trailOf(id)).toEqual([
+      expect(trailLines(trails.get(id)!)).toEqual([
         'SAGA_STARTED',
         'STEP_PENDING:row',
         'STEP_SUCCESS:row',

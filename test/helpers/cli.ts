@@ -36,10 +36,10 @@ export function polysaga(
   });
 }
 
-/** Starts `polysaga worker` in the background; resolves once it polls. */
+/** Starts `polysaga worker` in the background; resolves once it polls. `log()` is its output so far. */
 export async function startWorker(
   env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+): Promise<{ child: ChildProcess; stop: () => Promise<void>; log: () => string }> {
   const child = spawn(POLYSAGA_BIN, ['worker'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,6 +56,7 @@ export async function startWorker(
   });
   return {
     child,
+    log: () => output,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -103,6 +103,20 @@ describe('replay', () => {
         'compensate-committed@v3.json',
         'fast-committed@v3.json',
         'fast-rolled-back@v3.json',
+        // An abort cancels a retrying step (patch polysaga-abort-cancels-step); abort is an update.
+        'committed@v4.json',
+        'rolled-back@v4.json',
+        'parallel@v4.json',
+        'failed-retried@v4.json',
+        'resolved@v4.json',
+        'abort-before-pivot@v4.json',
+        'abort-retrying-step@v4.json',
+        'abort-after-pivot@v4.json',
+        'cancelled@v4.json',
+        'compensate-committed@v4.json',
+        'typed-document-ingest@v4.json',
+        'fast-committed@v4.json',
+        'fast-rolled-back@v4.json',
       ]),
     );
   });

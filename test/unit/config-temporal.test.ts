@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { temporalConnectionOptions } from '../../src/client/connect.js';
-import { ConfigError, loadConfig, redactConfig } from '../../src/config/index.js';
+import { ConfigError, loadConfig, maskableSecrets, redactConfig } from '../../src/config/index.js';
 
 const noFile = { POLYSAGA_CONFIG: undefined } as const;
 const load = (env: NodeJS.ProcessEnv) => loadConfig({ ...noFile, ...env });
@@ -176,6 +176,8 @@ describe('temporal.toml profiles', () => {
       apiKey: KEY_BODY,
     });
     expect(JSON.stringify(redactConfig(c))).not.toContain(KEY_BODY);
+    // and masked by value wherever it would appear (docs/security.md), like TEMPORAL_API_KEY
+    expect(maskableSecrets(c).values).toContain(KEY_BODY);
   });
 
   it('the variables override the profile', () => {

@@ -155,18 +155,40 @@ describe('sagaWorkflow', () => {
     );
     expect(sa.find((s) => s.sagaId === sagaId)?.executionStatus).toBe('RUNNING');
 
+    // abort means nothing for a saga that already unwound: refused, naming the state and the commands.
+    const refused = await sagas.abortSaga(sagaId).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(SagaStateError);
+    expect(refused).toMatchObject({ state: 'FAILED' });
+    expect((refused as Error).message).toMatch(/is FAILED.*polysaga retry .*polysaga resolve /);
+    expect((await sagas.getStatus(sagaId)).state).toBe('FAILED');
+
     // Still failing: a retry round ends FAILED again.
     const again = await sagas.retryCompensation(sagaId);
     expect(again.state).toBe('FAILED');
     fakes.heal(sagaId);
-    const after = await sagas.retryCompensation(sagaId);
+    const retry = await sagas.startRetry(sagaId);
+    expect(retry).toMatchObject({ phase: 'compensation', stepIds: ['s2'] });
+    expect(retry.before.state).toBe('FAILED');
+    expect(['COMPENSATING', 'ROLLED_BACK']).toContain(retry.status.state);
+    const after = await retry.result();
     expect(after.state).toBe('ROLLED_BACK');
     expect(after.compensationStack).toEqual([]);
     expect((await started.result()).status.state).toBe('ROLLED_BACK');
     const events = expectValidEvents(sagaId, 'ROLLED_BACK');
     expect(events.filter((e) => e === 'SAGA_RETRIED')).toHaveLength(2);
     expect(events.filter((e) => e === 'SAGA_FAILED')).toHaveLength(2);
-    await expect(sagas.retryCompensation(sagaId)).rejects.toBeInstanceOf(SagaStateError);
+    await expect(sagas.retryCompensation(sagaId)).rejects.toMatchObject({
+      name: 'SagaStateError',
+      state: 'ROLLED_BACK',
+      message: expect.not.stringContaining('COMPLETED') as unknown,
+    });
+    await expect(sagas.abortSaga(sagaId)).rejects.toMatchObject({
+      state: 'ROLLED_BACK',
+      message: expect.stringMatching(/is ROLLED_BACK: it has ended/) as unknown,
+    });
   });
 
   it('an operator resolves a FAILED saga', async () => {
@@ -207,6 +229,49 @@ describe('sagaWorkflow', () => {
     expect(events).not.toContain('STEP_PENDING:s3');
     await expect(sagas.abortSaga(sagaId)).rejects.toBeInstanceOf(SagaStateError);
   });
+
+  it.each(['standard', 'fast'] as const)(
+    'abort cancels a step that is retrying and unwinds at once; the cancelled step is not undone (%s)',
+    async (execution) => {
+      const sagaId = id(`abort-retrying-${execution}`);
+      // s2 fails transiently for ever, 2 s apart: its retry policy would never end by itself.
+      fakes.set(sagaId, { flakySteps: { s2: 1_000_000 } });
+      const d = def(sagaId, { execution }, 3);
+      d.steps[1]!.retry = {
+        maximumAttempts: 0,
+        initialInterval: '2s',
+        maximumInterval: '2s',
+        backoffCoefficient: 1,
+      };
+      const started = await sagas.createSaga(d);
+      await waitFor(
+        () => Promise.resolve(fakes.callsOf(sagaId)),
+        (calls) => calls.filter((c) => c === '+s2').length >= 2,
+      );
+      const t0 = Date.now();
+      const accepted = await sagas.abortSaga(sagaId, 'backend down, giving up');
+      expect(accepted).toMatchObject({ state: 'EXECUTING', abortRequested: true });
+      const result = await started.result();
+      // Fast mode: the local activity's backoff runs inside the workflow task, so the abort is seen
+      // at the task's next heartbeat (a few seconds), then the step is cancelled at once.
+      expect(Date.now() - t0).toBeLessThan(execution === 'fast' ? 15_000 : 5_000);
+      expect(result.status.state).toBe('ROLLED_BACK');
+      expect(result.status.steps[1]).toMatchObject({ id: 's2', state: 'FAILED' });
+      expect(result.status.steps[1]!.error).toContain('cancelled by abort');
+      const calls = fakes.callsOf(sagaId);
+      expect(calls.filter((c) => c.startsWith('-'))).toEqual(['-s1']);
+      expect(calls).not.toContain('+s3');
+      const events = expectValidEvents(sagaId, 'ROLLED_BACK');
+      expect(events.slice(-6)).toEqual([
+        'STEP_PENDING:s2',
+        'STEP_FAIL:s2',
+        'SAGA_ABORTED',
+        'COMPENSATION_STARTED:s1',
+        'COMPENSATION_SUCCESS:s1',
+        'SAGA_ROLLED_BACK',
+      ]);
+    },
+  );
 
   it('abort after the pivot completes forward', async () => {
     const sagaId = id('abort-after');

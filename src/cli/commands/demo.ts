@@ -1,6 +1,5 @@
 /** `polysaga demo`: the main job on one machine (see src/demo). */
 import type { Command } from 'commander';
-import { runDemo } from '../../demo/index.js';
 import { CliError } from '../errors.js';
 import { config, installWorkerLogging, printJson } from '../context.js';
 
@@ -15,7 +14,8 @@ export function registerDemo(program: Command): void {
     .addHelpText('after', '\nThe stack must be up: `npm run demo` (scripts/demo.sh) brings it up first.')
     .action(async (opts: { json?: boolean }) => {
       const log = opts.json ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
-      installWorkerLogging('ERROR', { quietWorkflows: true });
+      await installWorkerLogging('ERROR', { quietWorkflows: true });
+      const { runDemo } = await import('../../demo/index.js');
       const result = await runDemo(config(), log);
       const wrong = result.runs.filter(
         (r) => r.state !== r.expected || (r.state === 'ROLLED_BACK' && r.residue),

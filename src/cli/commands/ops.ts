@@ -1,7 +1,5 @@
 /** Operations commands: migrate, worker, events. */
 import type { Command } from 'commander';
-import { migrate, readEvents } from '../../audit/index.js';
-import { createSagaWorker } from '../../workers/index.js';
 import { CliError } from '../errors.js';
 import { config, installWorkerLogging, printJson, printTable, withPool } from '../context.js';
 
@@ -15,6 +13,7 @@ export function registerOpsCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .description('apply the SQL migrations in migrations/ (idempotent: running it twice changes nothing)')
     .action(async (opts: { concurrentIndexes?: boolean; json?: boolean }) => {
+      const { migrate } = await import('../../audit/index.js');
       await withPool(async (pool, cfg) => {
         const result = await migrate(pool, { concurrentIndexes: opts.concurrentIndexes === true });
         if (opts.json) return printJson(result);
@@ -39,9 +38,10 @@ export function registerOpsCommands(program: Command): void {
       'run a saga worker: polls Temporal and executes saga workflows and backend activities until Ctrl-C',
     )
     .action(async (opts: { taskQueue?: string }) => {
-      installWorkerLogging(
+      await installWorkerLogging(
         config().logLevel === 'DEBUG' ? 'DEBUG' : config().logLevel === 'INFO' ? 'INFO' : 'WARN',
       );
+      const { createSagaWorker } = await import('../../workers/index.js');
       const w = await createSagaWorker({
         config: config(),
         ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
@@ -62,6 +62,7 @@ export function registerOpsCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .description('print the audit trail of a saga from uds3_saga_events (PostgreSQL)')
     .action(async (sagaId: string, opts: { json?: boolean }) => {
+      const { readEvents } = await import('../../audit/index.js');
       await withPool(async (pool) => {
         const events = await readEvents(pool, sagaId);
         if (events.length === 0) throw new CliError(`no audit events for saga ${sagaId}`, 3);

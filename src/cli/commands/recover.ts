@@ -1,15 +1,12 @@
 /** `polysaga recover`: retry FAILED sagas, unwind orphans from the audit trail (docs/recovery.md). */
 import { Option, type Command } from 'commander';
-import { parseDurationMs } from '../../config/index.js';
-import {
-  openRecoveryContext,
-  recover,
-  runRecoveryDaemon,
-  type RecoveryReport,
-  type SagaFilter,
-} from '../../recovery/index.js';
+import type { RecoveryReport, SagaFilter } from '../../recovery/index.js';
 import { CliError } from '../errors.js';
-import { config, printJson, printTable } from '../context.js';
+import { config, loadConfigModule, printJson, printTable } from '../context.js';
+
+let parseDurationMs: (value: string) => number = () => {
+  throw new Error('internal: configuration module not loaded');
+};
 
 interface RecoverCliOptions {
   daemon?: boolean;
@@ -69,6 +66,8 @@ export function registerRecover(program: Command): void {
     .option('--name <name>', 'only sagas of this name')
     .option('--json', 'machine-readable output (with --daemon: one JSON line per pass)')
     .action(async (opts: RecoverCliOptions) => {
+      ({ parseDurationMs } = await loadConfigModule());
+      const { openRecoveryContext, recover, runRecoveryDaemon } = await import('../../recovery/index.js');
       const cfg = config();
       let maxRetries = cfg.retry.maxRetries;
       if (opts.maxRetries !== undefined) {

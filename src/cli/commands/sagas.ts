@@ -1,10 +1,7 @@
 /** Saga commands: start, status, list, abort, compensate, retry, resolve. */
 import type { Command } from 'commander';
-import type { SagaStatus } from '../../client/index.js';
+import type { SagaClient, SagaStatus, StartedRetry } from '../../client/index.js';
 import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
-import { storeGuard } from '../../config/index.js';
-import { builtinCatalog } from '../../saga/catalog/index.js';
-import { assertValidDefinition } from '../../saga/validate.js';
 import { CliError } from '../errors.js';
 import { config, printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
 
@@ -45,6 +42,97 @@ per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), 
 interval of zero, a step that touches polysaga's own objects (uds3_saga_events, polysaga_*
 tables, its Redis keys, S3 prefix and Neo4j labels) or an object outside a POLYSAGA_ALLOW_*
 allowlist. See docs/definitions.md, "Limits", and docs/security.md, "Guarded stores".`;
+/** States in which a saga waits for nobody but an operator, or has ended. */
+const SETTLED: readonly SagaState[] = ['COMMITTED', 'ROLLED_BACK', 'FAILED', 'RESOLVED'];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether the saga has passed its pivot (a pivot or retriable step succeeded): an abort then completes forward. */
+function pastPivot(s: SagaStatus): boolean {
+  return s.steps.some((st) => st.kind !== 'compensatable' && st.state === 'SUCCEEDED');
+}
+
+/** Polls the status until the saga settles; `onStatus` sees every status read. */
+async function waitSettled(
+  client: SagaClient,
+  sagaId: string,
+  onStatus: (s: SagaStatus) => void = () => undefined,
+): Promise<SagaStatus> {
+  for (;;) {
+    const s = await client.getStatus(sagaId);
+    onStatus(s);
+    if (SETTLED.includes(s.state) || s.stuck) return s;
+    await sleep(250);
+  }
+}
+
+/** One line for the end of a wait: the saga state and, unless it ended well, why. */
+function printSettled(s: SagaStatus): void {
+  const good = s.state === 'ROLLED_BACK' || s.state === 'COMMITTED' || s.state === 'RESOLVED';
+  process.stdout.write(`saga ${s.sagaId}: ${s.state}${!good && s.error ? `: ${s.error}` : ''}\n`);
+}
+
+/** `retry`'s first line: the transition and what runs again. */
+function retryLine(r: StartedRetry): string {
+  const what =
+    r.phase === 'step'
+      ? `retrying step ${r.stepIds.join(', ')}`
+      : `retrying ${r.stepIds.length} failed compensation${r.stepIds.length === 1 ? '' : 's'}: ${r.stepIds.join(', ')}`;
+  return `saga ${r.sagaId}: ${r.before.state} → ${r.status.state} (${what})`;
+}
+
+/**
+ * Follows a retry round: one line per compensation (or for the retried step) as it finishes,
+ * until the round ends and the saga settles. Returns the final status.
+ */
+async function followRetry(client: SagaClient, r: StartedRetry, quiet: boolean): Promise<SagaStatus> {
+  const printed = new Set<string>();
+  const base = r.before.failures.length;
+  const attemptsBefore = new Map(r.before.steps.map((st) => [st.id, st.attempts]));
+  const report = (s: SagaStatus) => {
+    const out = (line: string) => {
+      if (!quiet) process.stdout.write(`${line}\n`);
+    };
+    // Failures of this round are the entries added after the retry started (in order).
+    for (const f of s.failures.slice(base)) {
+      if (!r.stepIds.includes(f.stepId) || printed.has(f.stepId)) continue;
+      if (f.phase !== r.phase) continue;
+      printed.add(f.stepId);
+      out(`${r.phase} ${f.stepId} failed: ${f.error.split('\n')[0]}`);
+    }
+    for (const id of r.stepIds) {
+      if (printed.has(id)) continue;
+      const st = s.steps.find((x) => x.id === id);
+      if (r.phase === 'compensation' && st?.state === 'COMPENSATED') {
+        printed.add(id);
+        out(`compensation ${id} undone`);
+      } else if (
+        r.phase === 'step' &&
+        st?.state === 'SUCCEEDED' &&
+        st.attempts > (attemptsBefore.get(id) ?? 0)
+      ) {
+        printed.add(id);
+        out(`step ${id} succeeded`);
+      }
+    }
+  };
+  let final: SagaStatus | undefined;
+  let failure: Error | undefined;
+  const round = r.result().then(
+    (s) => void (final = s),
+    (err: unknown) => void (failure = err instanceof Error ? err : new Error(String(err))),
+  );
+  while (final === undefined && failure === undefined) {
+    report(await client.getStatus(r.sagaId));
+    await Promise.race([round, sleep(250)]);
+  }
+  if (failure !== undefined) throw failure;
+  report(final as SagaStatus);
+  // After a step retry the saga goes on forward: wait until it commits or needs a person again.
+  return SETTLED.includes((final as SagaStatus).state)
+    ? (final as SagaStatus)
+    : waitSettled(client, r.sagaId, report);
+}
 
 /** Exit status of a finished saga: 0 when it committed, 1 otherwise. */
 function finishedExitCode(state: SagaState): number {
@@ -88,8 +176,13 @@ export function registerSagaCommands(program: Command): void {
       'check a saga definition as `start` would (catalog, limits, guarded stores), without connecting to anything',
     )
     .addHelpText('after', REFUSALS_HELP)
-    .action((file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }) => {
       const cfg = config();
+      const [{ storeGuard }, { builtinCatalog }, { assertValidDefinition }] = await Promise.all([
+        import('../../config/index.js'),
+        import('../../saga/catalog/index.js'),
+        import('../../saga/validate.js'),
+      ]);
       const def = assertValidDefinition(readJsonFile(file), builtinCatalog, {
         limits: cfg.limits,
         guard: storeGuard(cfg),
@@ -159,20 +252,41 @@ export function registerSagaCommands(program: Command): void {
     .command('abort')
     .argument('<sagaId>')
     .option('--reason <text>', 'why (recorded in the audit trail)', 'aborted by operator')
+    .option('--wait', 'wait until the saga settles; exit 0 when it ROLLED_BACK (or COMMITTED past its pivot)')
     .option(
       '--terminate',
       'last resort for a STUCK saga (its workflow task keeps failing): terminate its workflow and release ' +
         'its identity key; nothing is compensated until `polysaga recover` unwinds it from the audit trail',
     )
     .description(
-      'abort a running saga: before its pivot it compensates, after the pivot it completes forward ' +
-        '(a STUCK saga is refused with exit 1: use --terminate, then recover)',
+      'abort a PENDING or EXECUTING saga: before its pivot it stops (a step that is retrying is cancelled at ' +
+        'once) and undoes its completed steps; after the pivot it completes forward',
     )
-    .action(async (sagaId: string, opts: { reason: string; terminate?: boolean }) => {
+    .addHelpText(
+      'after',
+      `
+Refused with exit 1 and one line naming the state and the command that fits:
+  FAILED        it already tried to unwind: \`polysaga retry\` runs the failed compensations again,
+                \`polysaga resolve --reason\` closes it once you dealt with them by hand
+  COMPENSATING  it is already undoing its steps
+  COMMITTED     \`polysaga compensate\` undoes a committed saga
+  ROLLED_BACK, RESOLVED  it has ended
+  STUCK         its workflow task keeps failing: --terminate, then \`polysaga recover\``,
+    )
+    .action(async (sagaId: string, opts: { reason: string; terminate?: boolean; wait?: boolean }) => {
       await withSagaClient(async (client) => {
         if (!opts.terminate) {
-          await client.abortSaga(sagaId, opts.reason);
-          process.stdout.write(`abort requested for saga ${sagaId}\n`);
+          const s = await client.abortSaga(sagaId, opts.reason);
+          process.stdout.write(
+            `saga ${sagaId}: ${s.state}, abort accepted: ` +
+              (pastPivot(s)
+                ? 'it is past its pivot, so it completes forward and commits\n'
+                : 'it stops and undoes its completed steps, newest first\n'),
+          );
+          if (!opts.wait) return;
+          const end = await waitSettled(client, sagaId);
+          printSettled(end);
+          process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
           return;
         }
         const t = await client.terminateSaga(sagaId, opts.reason);
@@ -198,7 +312,8 @@ export function registerSagaCommands(program: Command): void {
     .action(async (sagaId: string, opts: { wait?: boolean }) => {
       await withSagaClient(async (client) => {
         const started = await client.compensateSaga(sagaId);
-        if (!opts.wait) return void process.stdout.write(`compensation of saga ${sagaId} started\n`);
+        if (!opts.wait)
+          return void process.stdout.write(`saga ${sagaId}: COMMITTED → COMPENSATING (undo started)\n`);
         const result = await started.result();
         printStatus(result.status);
         process.exitCode = result.status.state === 'ROLLED_BACK' ? 0 : 1;
@@ -208,14 +323,41 @@ export function registerSagaCommands(program: Command): void {
   program
     .command('retry')
     .argument('<sagaId>')
-    .option('--json', 'machine-readable output')
-    .description('re-run the failed compensations of a FAILED saga')
-    .action(async (sagaId: string, opts: { json?: boolean }) => {
+    .option(
+      '--wait',
+      'follow the round: one line per compensation as it finishes, then the final state; exit 0 when ' +
+        'the saga ROLLED_BACK (or COMMITTED after a step retry), 1 when it is FAILED again',
+    )
+    .option(
+      '--json',
+      'machine-readable output: the status after the retry was accepted (--wait: the final status)',
+    )
+    .description(
+      'run the failed compensations of a FAILED saga again (or, past its pivot, its failed step); answers at ' +
+        'once with the new state (exit 0) unless --wait',
+    )
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ polysaga retry doc-42 --wait
+  saga doc-42: FAILED → COMPENSATING (retrying 1 failed compensation: row)
+  compensation row undone
+  saga doc-42: ROLLED_BACK
+Refused with exit 1 and one line naming the state unless the saga is FAILED.`,
+    )
+    .action(async (sagaId: string, opts: { json?: boolean; wait?: boolean }) => {
       await withSagaClient(async (client) => {
-        const s = await client.retryCompensation(sagaId);
-        if (opts.json) printJson(s);
-        else printStatus(s);
-        process.exitCode = s.state === 'ROLLED_BACK' ? 0 : 1;
+        const r = await client.startRetry(sagaId);
+        if (!opts.json) process.stdout.write(`${retryLine(r)}\n`);
+        if (!opts.wait) {
+          if (opts.json) printJson(r.status);
+          return;
+        }
+        const end = await followRetry(client, r, opts.json === true);
+        if (opts.json) printJson(end);
+        else printSettled(end);
+        process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
       });
     });
 
@@ -224,11 +366,14 @@ export function registerSagaCommands(program: Command): void {
     .argument('<sagaId>')
     .requiredOption('--reason <text>', 'what the operator did (recorded)')
     .option('--by <name>', 'who resolved it')
-    .description('close a FAILED saga as manually resolved (releases its identity key)')
+    .description(
+      'close a FAILED saga as manually resolved (releases its identity key); refused with exit 1 naming ' +
+        'the state unless it is FAILED (during a retry round it is COMPENSATING: wait until it settles)',
+    )
     .action(async (sagaId: string, opts: { reason: string; by?: string }) => {
       await withSagaClient(async (client) => {
         const s = await client.resolveSaga(sagaId, opts.reason, opts.by);
-        process.stdout.write(`saga ${sagaId}: ${s.state}\n`);
+        process.stdout.write(`saga ${sagaId}: FAILED → ${s.state} (${opts.reason})\n`);
       });
     });
 }

@@ -1,12 +1,18 @@
 /** `polysaga stack up|down|status|env|logs`: the local stack of real servers (scripts/stack/stack.sh). */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { packageRoot } from '../../paths.js';
 import { CliError } from '../errors.js';
 
-const script = fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.meta.url));
-
 function run(args: string[]): void {
+  const script = join(packageRoot(), 'scripts/stack/stack.sh');
+  if (!existsSync(script))
+    throw new CliError(
+      'polysaga stack needs a git checkout of polysaga: scripts/stack is not part of the npm package',
+      2,
+    );
   const r = spawnSync('bash', [script, ...args], { stdio: 'inherit' });
   if (r.status !== 0)
     throw new CliError(`stack ${args[0]} failed (exit ${r.status ?? 'signal'})`, r.status ?? 1);

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { verifyDefinition, type VerifyReport } from '../../verify/index.js';
+import type { VerifyReport } from '../../verify/index.js';
 import { CliError } from '../errors.js';
 import { config, installWorkerLogging, printJson, printTable, readJsonFile } from '../context.js';
 
@@ -99,7 +99,7 @@ export function registerVerify(program: Command): void {
         },
       ) => {
         const definition = readJsonFile(file);
-        installWorkerLogging(opts.workerLogs === true ? 'INFO' : 'ERROR', {
+        await installWorkerLogging(opts.workerLogs === true ? 'INFO' : 'ERROR', {
           quietWorkflows: opts.workerLogs !== true,
         });
         let runTimeoutMs: number | undefined;
@@ -109,6 +109,7 @@ export function registerVerify(program: Command): void {
             throw new CliError(`--timeout: not a number of seconds: ${opts.timeout}`, 2);
           runTimeoutMs = s * 1000;
         }
+        const { verifyDefinition } = await import('../../verify/index.js');
         const report = await verifyDefinition(definition, {
           config: config(),
           ...(opts.setup ? { setup: opts.setup.map((f) => resolve(f)) } : {}),

@@ -3,6 +3,7 @@
  * while a compensation's remote call is in flight. A new worker picks the saga up: the step or
  * compensation runs again with the same idempotency key, the saga ends COMMITTED or ROLLED_BACK,
  * and the audit trail still has exactly one row per transition.
+ * Part of the fault suite (docs/faults.md); it runs in the `faults` project.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,9 +14,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import type { EventStatus } from '../../src/saga/contracts.js';
-import { checkEventSequence } from '../../src/saga/states.js';
 import { polysaga, startWorker } from '../helpers/cli.js';
+import { readTrails, trailLines, trailProblems } from '../helpers/trail.js';
 
 const config = loadConfig();
 const run = randomUUID().slice(0, 8);
@@ -86,18 +86,11 @@ async function waitForState(id: string, env: Record<string, string>, state: stri
   return last;
 }
 
-/** The saga's audit trail as `STATUS:step` lines, checked to be a valid sequence. */
+/** The saga's audit trail as `STATUS:step` lines, checked to be a valid sequence (test/helpers/trail.ts). */
 async function trailOf(id: string): Promise<string[]> {
-  const trail = await pool.query<{ seq: number; status: EventStatus; step_id: string | null }>(
-    'SELECT seq, status, step_id FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
-    [id],
-  );
-  expect(trail.rows.map((r) => r.seq)).toEqual(trail.rows.map((_, i) => i + 1));
-  const check = checkEventSequence(
-    trail.rows.map((r) => ({ seq: r.seq, status: r.status, stepId: r.step_id })),
-  );
-  expect(check.errors).toEqual([]);
-  return trail.rows.map((r) => `${r.status}${r.step_id ? `:${r.step_id}` : ''}`);
+  const rows = (await readTrails(pool, [id])).get(id) ?? [];
+  expect(trailProblems(rows)).toEqual([]);
+  return trailLines(rows);
 }
 
 describe('worker killed mid-step', () => {

@@ -1,0 +1,61 @@
+/**
+ * The `polysaga` package: everything an application needs to start sagas and run a worker.
+ *
+ *   import { SagaClient, createSagaWorker, loadConfig } from 'polysaga';
+ *
+ * `polysaga/client` holds only the client side (no worker, no native Temporal core) and
+ * `polysaga/worker` only the worker side; this entry point re-exports both.
+ */
+export * from './client/index.js';
+export {
+  createSagaWorker,
+  createActivities,
+  createBackendResources,
+  connectWorker,
+  WORKFLOWS_PATH,
+  WORKFLOW_BUNDLE_PATH,
+  type SagaWorker,
+  type SagaWorkerOptions,
+  type SagaActivitiesOptions,
+  type BackendResources,
+} from './workers/index.js';
+export { CompensationRegistry, type CompensationHandler } from './activities/compensations.js';
+export type {
+  Backend,
+  OperationContext,
+  OperationHandler,
+  WriteAheadStore,
+} from './activities/backends/index.js';
+export type { Catalog, BackendSpec, OperationSpec, CompensationSpec } from './saga/catalog/types.js';
+export { builtinCatalog } from './saga/catalog/index.js';
+export {
+  loadConfig,
+  redactConfig,
+  storeGuard,
+  ConfigError,
+  CONFIG_VARIABLES,
+  SECRET_VARIABLES,
+  type Config,
+  type HttpServiceConfig,
+} from './config/index.js';
+export {
+  sagaDefinitionSchema,
+  type SagaStepDefinition,
+  type NormalizedStep,
+  type CompensationMode,
+  type ExecutionMode,
+  type RetryOverride,
+} from './saga/definition.js';
+export {
+  SAGA_STATES,
+  FailureTypes,
+  type SagaState,
+  type StepKind,
+  type Json,
+  type JsonObject,
+  type CompensationRef,
+  type SagaActivities,
+} from './saga/contracts.js';
+export { assertValidDefinition } from './saga/validate.js';
+export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';
+export { createAuditPool } from './audit/connection.js';
