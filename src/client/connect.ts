@@ -3,20 +3,48 @@
  * the data converter (encryption and claim-check codecs, docs/security.md and docs/blobs.md) every
  * polysaga client shares with the worker.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
 import { createDataConverter } from '../blobs/codec.js';
 import { SecretMasker } from '../audit/redact.js';
 import { maskableSecrets, type Config } from '../config/index.js';
+import { readPem } from '../config/temporal.js';
 
-/** Connection options from the configuration (TLS and API key when set). */
-export function temporalConnectionOptions(config: Config): { address: string; tls?: true; apiKey?: string } {
+/** Options for `Connection.connect` (client) and `NativeConnection.connect` (worker) alike. */
+export interface TemporalConnectionOptions {
+  address: string;
+  /** Always given: `false` keeps an API key from turning TLS on when `TEMPORAL_TLS=false`. */
+  tls: boolean | TLSConfig;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Connection options from the configuration: address, TLS (server CA, server name, client
+ * certificate pair read from their files), API key, gRPC headers. Every client, the CLI, the
+ * worker, `recover` and `verify` connect through this (docs/deployment.md).
+ * @throws ConfigError naming the variable or profile field of a certificate or key that cannot be read.
+ */
+export function temporalConnectionOptions(config: Config): TemporalConnectionOptions {
+  const t = config.temporal;
+  let tls: boolean | TLSConfig = t.tls;
+  if (t.tls && t.tlsConfig) {
+    const { serverName, serverCaCert, clientCert, clientKey } = t.tlsConfig;
+    tls = {
+      ...(serverName ? { serverNameOverride: serverName } : {}),
+      ...(serverCaCert ? { serverRootCACertificate: readPem(serverCaCert) } : {}),
+      ...(clientCert && clientKey
+        ? { clientCertPair: { crt: readPem(clientCert), key: readPem(clientKey) } }
+        : {}),
+    };
+  }
   return {
-    address: config.temporal.address,
-    ...(config.temporal.tls ? { tls: true as const } : {}),
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
+    address: t.address,
+    tls,
+    ...(t.apiKey ? { apiKey: t.apiKey } : {}),
+    ...(t.grpcMeta ? { metadata: { ...t.grpcMeta } } : {}),
   };
 }
 
@@ -59,8 +87,9 @@ export async function connectTemporalClient(
 ): Promise<ConnectedTemporalClient> {
   let connection: Connection;
   const connectTimeout = config.temporal.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const connectionOptions = temporalConnectionOptions(config); // a ConfigError, not "unreachable"
   try {
-    connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout });
+    connection = await Connection.connect({ ...connectionOptions, connectTimeout });
   } catch (err) {
     throw temporalUnreachable(config, err, connectTimeout);
   }

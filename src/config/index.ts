@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { StoreAllowlists, StoreGuard } from '../saga/guard.js';
 import { CODEC_KEY_BYTES, CODEC_KEY_ID_PATTERN, type CodecKey } from '../blobs/encryption.js';
+import { loadTemporalSettings, TEMPORAL_ENV_VARIABLES, type TemporalSettings } from './temporal.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const bool = z
@@ -26,6 +27,18 @@ export const envSchema = z.object({
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+  // Temporal's environment configuration (docs/deployment.md, src/config/temporal.ts): TLS and
+  // mTLS files or PEM text, and profiles of temporal.toml; the variables above override a profile.
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool.optional(),
+  TEMPORAL_CONFIG_FILE: z.string().min(1).optional(),
+  TEMPORAL_PROFILE: z.string().min(1).optional(),
   // How long a client waits for Temporal before reporting it unreachable (issue 10, fast CLI)
   POLYSAGA_CONNECT_TIMEOUT: z
     .string()
@@ -146,6 +159,7 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof RawEnv)[]
 /** Names whose values are secrets: never logged, never printed. */
 export const SECRET_VARIABLES: readonly (keyof RawEnv)[] = [
   'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
   'POSTGRES_PASSWORD',
   'POSTGRES_STEP_PASSWORD',
   'POSTGRES_AUDIT_PASSWORD',
@@ -170,6 +184,10 @@ export interface Config {
     tls: boolean;
     apiKey?: string;
     uiUrl: string;
+    /** TLS files and server name, gRPC headers, temporal.toml profile (src/config/temporal.ts). */
+    tlsConfig?: TemporalSettings['tlsConfig'];
+    grpcMeta?: TemporalSettings['grpcMeta'];
+    profile?: TemporalSettings['profile'];
     /** POLYSAGA_CONNECT_TIMEOUT: a client's connect deadline (default 3 s). */
     connectTimeoutMs?: number;
   };
@@ -439,13 +457,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'],
     );
   }
+  const temporal = loadTemporalSettings(pickTemporal(merged), env);
+  // An API key from a temporal.toml profile is masked by value like one from the environment.
+  if (temporal.apiKey && !configuredValues.secrets.some((x) => x.value === temporal.apiKey))
+    configuredValues.secrets.push({ variable: 'TEMPORAL_API_KEY', value: temporal.apiKey });
   return {
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      // address, namespace, tls, apiKey, tlsConfig, grpcMeta, profile: Temporal's environment
+      // configuration (temporal.toml profile, overridden by the variables; src/config/temporal.ts)
+      ...temporal,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
-      tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
-      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
       uiUrl: e.TEMPORAL_UI_URL,
       connectTimeoutMs: parseDurationMs(e.POLYSAGA_CONNECT_TIMEOUT),
     },
@@ -511,6 +532,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** The variables of Temporal's environment configuration that were set (no defaults filled in). */
+function pickTemporal(
+  merged: Record<string, string | undefined>,
+): Partial<Record<(typeof TEMPORAL_ENV_VARIABLES)[number], string>> {
+  return Object.fromEntries(
+    TEMPORAL_ENV_VARIABLES.filter((n) => merged[n] !== undefined).map((n) => [n, merged[n]!]),
+  );
+}
+
 /** One allowlist variable as a list (trimmed, empty entries dropped); unset: nothing. */
 function listOf<K extends keyof StoreAllowlists>(name: K, value: string | undefined): StoreAllowlists {
   if (value === undefined) return {};
@@ -537,7 +567,22 @@ export function redactConfig(config: Config): Config {
   const mask = (v: string | undefined) => (v === undefined || v === '' ? v : '***');
   return {
     ...config,
-    temporal: { ...config.temporal, ...(config.temporal.apiKey ? { apiKey: '***' } : {}) },
+    temporal: {
+      ...config.temporal,
+      ...(config.temporal.apiKey ? { apiKey: '***' } : {}),
+      // A client key given as PEM text, and gRPC header values (they may carry credentials).
+      ...(config.temporal.tlsConfig?.clientKey && 'data' in config.temporal.tlsConfig.clientKey
+        ? {
+            tlsConfig: {
+              ...config.temporal.tlsConfig,
+              clientKey: { origin: config.temporal.tlsConfig.clientKey.origin, data: '***' },
+            },
+          }
+        : {}),
+      ...(config.temporal.grpcMeta
+        ? { grpcMeta: Object.fromEntries(Object.keys(config.temporal.grpcMeta).map((k) => [k, '***'])) }
+        : {}),
+    },
     postgres: {
       ...config.postgres,
       password: mask(config.postgres.password) ?? '',

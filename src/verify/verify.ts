@@ -19,6 +19,7 @@ import { createDataConverter } from '../blobs/codec.js';
 import type { Backend } from '../activities/backends/types.js';
 import type { CompensationRegistry } from '../activities/compensations.js';
 import { SagaClient } from '../client/index.js';
+import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
 import { builtinCatalog } from '../saga/catalog/index.js';
@@ -275,11 +276,7 @@ export async function verifyDefinition(
     });
     running = worker.run();
     if (options.setup?.length) await runSetup(worker, options.setup);
-    connection = await Connection.connect({
-      address: config.temporal.address,
-      ...(config.temporal.tls ? { tls: true } : {}),
-      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-    });
+    connection = await Connection.connect(temporalConnectionOptions(config));
     const temporal = new Client({
       connection,
       namespace: config.temporal.namespace,

@@ -258,8 +258,9 @@ export interface SagaWorker {
 
 /** Connects to Temporal as configured (TLS and API key when set). */
 export async function connectWorker(config: Config): Promise<NativeConnection> {
+  const connectionOptions = temporalConnectionOptions(config); // a ConfigError, not "unreachable"
   try {
-    return await NativeConnection.connect(temporalConnectionOptions(config));
+    return await NativeConnection.connect(connectionOptions);
   } catch (err) {
     throw temporalUnreachable(config, err);
   }

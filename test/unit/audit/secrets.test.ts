@@ -98,6 +98,8 @@ describe('maskableSecrets', () => {
       POSTGRES_AUDIT_PASSWORD: 'audit-secret-1',
       POLYSAGA_CODEC_KEYS: `k1:${codecKey}`,
       POLYSAGA_CODEC_SERVER_TOKEN: 'codec-server-token-1',
+      TEMPORAL_TLS_CLIENT_KEY_DATA: 'tls-client-key-secret-1',
+      TEMPORAL_TLS_CLIENT_CERT_DATA: 'a client certificate (not a secret)',
     };
     const { values, unmasked } = maskableSecrets(loadConfig(env));
     // Every secret variable, plus the codec key material on its own.
