@@ -7,7 +7,24 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/ensure-node-modules.sh
-bash scripts/stack/stack.sh up
+# Servers this run starts are stopped when it ends (those already running stay up);
+# POLYSAGA_KEEP_STACK=1 leaves them running.
+STARTED_FILE="$(mktemp)"
+stop_started_servers() {
+  local started; started="$(tr '\n' ' ' <"$STARTED_FILE")"; rm -f "$STARTED_FILE"
+  [ -n "${started// /}" ] || return 0
+  if [ "${POLYSAGA_KEEP_STACK:-}" = 1 ]; then
+    echo "[test] leaving the servers this run started running (POLYSAGA_KEEP_STACK=1): ${started}; stop them with: npm run stack -- down" >&2
+  else
+    echo "[test] stopping the servers this run started: ${started}(POLYSAGA_KEEP_STACK=1 keeps them)" >&2
+    # shellcheck disable=SC2086
+    bash scripts/stack/stack.sh down $started >&2 || true
+  fi
+}
+trap stop_started_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+POLYSAGA_STACK_STARTED_FILE="$STARTED_FILE" bash scripts/stack/stack.sh up
 REPORT="$ROOT/.stack/vitest-report.json"
 rm -f "$REPORT"
 set +e
