@@ -42,7 +42,9 @@ program
     'after',
     `
 Exit codes: 0 ok, 1 operation failed, 2 invalid input or configuration, 3 not found,
-4 identity locked, 5 server unreachable.
+4 identity locked, 5 server unreachable. With --json, an error is one JSON object on stderr:
+{"error":{"code":"NOT_FOUND","name":…,"message":…,"exitCode":3}}. Output into a pipe that
+closes early (polysaga list | head -1) ends the command quietly with exit 0.
 Configuration comes from the environment (see docs/configuration.md);
 \`polysaga stack env\` prints the variables for the local stack.`,
   );

@@ -232,7 +232,8 @@ export function registerSagaCommands(program: Command): void {
     .argument('<sagaId>')
     .option('--json', 'machine-readable output')
     .description(
-      'show a saga: state, steps with attempts and errors, pending compensations; a saga whose ' +
+      'show a saga: state, steps with attempts and errors, the cause of each failed step and compensation, ' +
+        'pending compensations; a saga whose ' +
         'workflow task keeps failing is shown as STUCK with the cause (JSON: a `stuck` field)',
     )
     .action(async (sagaId: string, opts: { json?: boolean }) => {
