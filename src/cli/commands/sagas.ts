@@ -76,6 +76,13 @@ per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), 
 interval of zero, a step that touches polysaga's own objects (uds3_saga_events, polysaga_*
 tables, its Redis keys, S3 prefix and Neo4j labels) or an object outside a POLYSAGA_ALLOW_*
 allowlist. See docs/definitions.md, "Limits", and docs/security.md, "Guarded stores".`;
+interface AbortOptions {
+  reason: string;
+  terminate?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
 /** States in which a saga waits for nobody but an operator, or has ended. */
 const SETTLED: readonly SagaState[] = ['COMMITTED', 'ROLLED_BACK', 'FAILED', 'RESOLVED'];
 
@@ -311,50 +318,45 @@ Refused with exit 1 and one line naming the state and the command that fits:
       '--json',
       'machine-readable output: the status after the abort was accepted (--wait: the final status)',
     )
-    .action(
-      async (
-        sagaId: string,
-        opts: { reason: string; terminate?: boolean; wait?: boolean; json?: boolean },
-      ) => {
-        await withSagaClient(async (client) => {
-          if (!opts.terminate && opts.json) {
-            const s = await client.abortSaga(sagaId, opts.reason);
-            if (!opts.wait) return printJson(s);
-            const end = await waitSettled(client, sagaId);
-            printJson(end);
-            process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
-            return;
-          }
-          if (!opts.terminate) {
-            const s = await client.abortSaga(sagaId, opts.reason);
-            process.stdout.write(
-              `saga ${sagaId}: ${s.state}, abort accepted: ` +
-                (pastPivot(s)
-                  ? 'it is past its pivot, so it completes forward and commits\n'
-                  : 'it stops and undoes its completed steps, newest first\n'),
-            );
-            if (!opts.wait) return;
-            const end = await waitSettled(client, sagaId);
-            printSettled(end);
-            process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
-            return;
-          }
-          const t = await client.terminateSaga(sagaId, opts.reason);
-          if (opts.json) return printJson(t);
+    .action(async (sagaId: string, opts: AbortOptions) => {
+      await withSagaClient(async (client) => {
+        if (!opts.terminate && opts.json) {
+          const s = await client.abortSaga(sagaId, opts.reason);
+          if (!opts.wait) return printJson(s);
+          const end = await waitSettled(client, sagaId);
+          printJson(end);
+          process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
+          return;
+        }
+        if (!opts.terminate) {
+          const s = await client.abortSaga(sagaId, opts.reason);
           process.stdout.write(
-            `terminated saga ${sagaId} (run ${t.runId})` +
-              (t.stuck ? `; its workflow task was failing (${t.stuck.cause})` : '') +
-              (t.identityKey === null
-                ? ''
-                : t.lockReleased
-                  ? `; identity key "${t.identityKey}" released`
-                  : `; identity key "${t.identityKey}" was not held by it`) +
-              `\nnothing was compensated yet: run \`polysaga recover --saga-id ${sagaId}\` ` +
-              `(after its --grace time, default 30s) to undo its recorded steps\n`,
+            `saga ${sagaId}: ${s.state}, abort accepted: ` +
+              (pastPivot(s)
+                ? 'it is past its pivot, so it completes forward and commits\n'
+                : 'it stops and undoes its completed steps, newest first\n'),
           );
-        });
-      },
-    );
+          if (!opts.wait) return;
+          const end = await waitSettled(client, sagaId);
+          printSettled(end);
+          process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
+          return;
+        }
+        const t = await client.terminateSaga(sagaId, opts.reason);
+        if (opts.json) return printJson(t);
+        process.stdout.write(
+          `terminated saga ${sagaId} (run ${t.runId})` +
+            (t.stuck ? `; its workflow task was failing (${t.stuck.cause})` : '') +
+            (t.identityKey === null
+              ? ''
+              : t.lockReleased
+                ? `; identity key "${t.identityKey}" released`
+                : `; identity key "${t.identityKey}" was not held by it`) +
+            `\nnothing was compensated yet: run \`polysaga recover --saga-id ${sagaId}\` ` +
+            `(after its --grace time, default 30s) to undo its recorded steps\n`,
+        );
+      });
+    });
 
   program
     .command('compensate')
