@@ -11,10 +11,11 @@ bash scripts/ensure-node-modules.sh
 # POLYSAGA_KEEP_STACK=1 leaves them running.
 STARTED_FILE="$(mktemp)"
 stop_started_servers() {
+  trap '' INT TERM # a second Ctrl-C does not cut the clean-up short
   local started; started="$(tr '\n' ' ' <"$STARTED_FILE")"; rm -f "$STARTED_FILE"
   [ -n "${started// /}" ] || return 0
   if [ "${POLYSAGA_KEEP_STACK:-}" = 1 ]; then
-    echo "[test] leaving the servers this run started running (POLYSAGA_KEEP_STACK=1): ${started}; stop them with: npm run stack -- down" >&2
+    echo "[test] leaving the servers this run started running (POLYSAGA_KEEP_STACK=1): ${started}; stop them with: npm run stack -- down ${started}" >&2
   else
     echo "[test] stopping the servers this run started: ${started}(POLYSAGA_KEEP_STACK=1 keeps them)" >&2
     # shellcheck disable=SC2086
