@@ -14,7 +14,26 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/ensure-node-modules.sh
 node scripts/build.mjs --if-stale
-bash scripts/stack/stack.sh up
+# Servers this run starts are stopped when it ends (those already running stay up);
+# POLYSAGA_KEEP_STACK=1 leaves them running.
+STARTED_FILE="$(mktemp)"
+stop_started_servers() {
+  trap '' INT TERM # a second Ctrl-C does not cut the clean-up short
+  [ -f "$STARTED_FILE" ] || return 0
+  local started; started="$(tr '\n' ' ' <"$STARTED_FILE")"; rm -f "$STARTED_FILE"
+  [ -n "${started// /}" ] || return 0
+  if [ "${POLYSAGA_KEEP_STACK:-}" = 1 ]; then
+    echo "[test] leaving the servers this run started running (POLYSAGA_KEEP_STACK=1): ${started}; stop them with: npm run stack -- down ${started}" >&2
+  else
+    echo "[test] stopping the servers this run started: ${started}(POLYSAGA_KEEP_STACK=1 keeps them)" >&2
+    # shellcheck disable=SC2086
+    bash scripts/stack/stack.sh down $started >&2 || true
+  fi
+}
+trap stop_started_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+POLYSAGA_STACK_STARTED_FILE="$STARTED_FILE" bash scripts/stack/stack.sh up
 REPORTS="${POLYSAGA_STACK_DIR:-$ROOT/.stack}"
 rm -f "$REPORTS"/vitest-report*.json
 rc=0
@@ -32,6 +51,9 @@ else
   run "$REPORTS/vitest-report-main.json" --project '!faults'
   run "$REPORTS/vitest-report-faults.json" --project faults
 fi
+# Stopped before the summary, so that "N passed, N failed" stays the last line of the run.
+stop_started_servers
+trap - INT TERM
 node -e '
   const fs = require("fs");
   const files = process.argv.slice(1).filter((f) => fs.existsSync(f));

@@ -13,6 +13,8 @@
 #   venv/ (Temporal CLI, Chroma), jars/ (Neo4j, S3Proxy), data/<service>, logs/<service>.log, run/<service>.pid
 #   codec-key: the payload encryption key of the stack (made once, mode 600; docs/security.md)
 # Every port can be overridden by environment; every server binds to 127.0.0.1.
+# POLYSAGA_STACK_STARTED_FILE=<file>: `up` appends the name of each service it starts (not those
+# already running) to <file>, one a line; `down $(cat <file>)` then stops exactly those.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -339,6 +341,8 @@ cmd_up() {
     fi
     log "starting $s on 127.0.0.1:$(service_port "$s")"
     start_service "$s"; started+=("$s")
+    # Who started what: `npm test` (scripts/test.sh) stops exactly these at its exit.
+    [ -z "${POLYSAGA_STACK_STARTED_FILE:-}" ] || echo "$s" >>"$POLYSAGA_STACK_STARTED_FILE"
   done
   local failed=0
   for s in "${started[@]}"; do

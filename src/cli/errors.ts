@@ -45,3 +45,42 @@ export function formatError(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
   return String(err);
 }
+
+/** Whether the command line asks for machine-readable output (`--json` before any `--`). */
+export function wantsJson(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '--json') return true;
+  }
+  return false;
+}
+
+/** Symbolic codes of the exit statuses, for `--json` errors. */
+const codeByExit: Record<number, string> = {
+  1: 'FAILED',
+  2: 'INVALID',
+  3: 'NOT_FOUND',
+  4: 'IDENTITY_LOCKED',
+  5: 'UNREACHABLE',
+};
+
+/**
+ * An error as `--json` prints it on stderr: `{"error": {"code", "name", "message", "exitCode"}}`.
+ * `code` names the exit status (INVALID, NOT_FOUND, ...); `name` is the error's class;
+ * InvalidDefinitionError adds `issues` (path and message of each finding).
+ */
+export function jsonError(
+  err: unknown,
+  exitCode: number,
+): { error: { code: string; name: string; message: string; exitCode: number; issues?: unknown } } {
+  const issues = (err as { issues?: unknown } | null)?.issues;
+  return {
+    error: {
+      code: codeByExit[exitCode] ?? 'FAILED',
+      name: err instanceof Error ? err.name : 'UsageError',
+      message: formatError(err),
+      exitCode,
+      ...(Array.isArray(issues) ? { issues } : {}),
+    },
+  };
+}

@@ -27,6 +27,7 @@ import {
 import { InvalidDefinitionError, type ValidationIssue } from './errors.js';
 import { checkOperationTargets, resolveStoreGuard, type StoreGuard } from './guard.js';
 import { checkValues, droppedFields, showSegment } from './input-hygiene.js';
+import { fillSagaIdPlaceholders } from './saga-id-placeholder.js';
 
 /**
  * Limits a definition must stay within; checked before anything starts. Sizes are of the
@@ -217,6 +218,11 @@ export function validateDefinition(
   const hostile = checkValues(input, 20, options.secrets);
   if (hostile.length > 0)
     return { ok: false, issues: hostile.map((h) => issueAtPath(input, h.path, h.message)) };
+  // `${sagaId}` in payloads, identity and trace keys becomes the saga id (saga-id-placeholder.ts).
+  input = fillSagaIdPlaceholders(input, () => {
+    const name = (input as { name?: unknown }).name;
+    return options.generateId?.() ?? `${typeof name === 'string' ? name : 'saga'}-${randomSuffix()}`;
+  });
   const overall = checkOverallLimits(input, limits);
   if (overall.length > 0) return { ok: false, issues: overall };
   const parsed = sagaDefinitionSchema.safeParse(input);

@@ -15,6 +15,7 @@
  * Object keys, step ids, backends, operations and numbers are never rewritten.
  */
 import { randomBytes } from 'node:crypto';
+import { fillSagaIdPlaceholders, SAGA_ID_PLACEHOLDER } from '../saga/saga-id-placeholder.js';
 
 export const RUN_PLACEHOLDER = '{{run}}';
 
@@ -23,12 +24,24 @@ export function runTag(position: number): string {
   return `v${position}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * The definition with its `${sagaId}` placeholders filled (saga-id-placeholder.ts), so that the
+ * tokens below see the ids as they will be written; without a `sagaId`, `fallback` becomes the
+ * saga id (null: left unfilled).
+ */
+function withSagaIdFilled(definition: unknown, fallback: string | null): unknown {
+  const sagaId = (definition as { sagaId?: unknown } | null)?.sagaId;
+  if (typeof sagaId !== 'string' && fallback === null) return definition;
+  return fillSagaIdPlaceholders(definition, () => fallback ?? '');
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The tokens that are rewritten per run (see the module comment), longest first, deduplicated. */
 export function rewriteTokens(definition: unknown, extra: readonly string[] = []): string[] {
+  definition = withSagaIdFilled(definition, null);
   const def = (typeof definition === 'object' && definition !== null ? definition : {}) as {
     sagaId?: unknown;
     identityKey?: unknown;
@@ -38,7 +51,8 @@ export function rewriteTokens(definition: unknown, extra: readonly string[] = []
   if (typeof def.identityKey === 'string') {
     const i = def.identityKey.indexOf(':');
     const idPart = i >= 0 ? def.identityKey.slice(i + 1) : '';
-    if (idPart.length >= 3 && !idPart.includes('{{')) out.add(idPart);
+    if (idPart.length >= 3 && !idPart.includes('{{') && !idPart.includes(SAGA_ID_PLACEHOLDER))
+      out.add(idPart);
   }
   for (const t of extra) if (t !== '') out.add(t);
   return [...out].sort((a, b) => b.length - a.length || a.localeCompare(b));
@@ -69,7 +83,11 @@ export function instantiateRun(definition: unknown, tag: string, tokens: readonl
   if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) {
     throw new TypeError('a saga definition must be a JSON object');
   }
-  const src = definition as Record<string, unknown>;
+  const name = (definition as { name?: unknown }).name;
+  const src = withSagaIdFilled(
+    definition,
+    `${typeof name === 'string' ? name : 'saga'}-verify-${tag}`,
+  ) as Record<string, unknown>;
   const pattern = tokens.length > 0 ? new RegExp(tokens.map(escapeRegExp).join('|'), 'g') : null;
   const replace = (s: string): string => {
     const r = s.split(RUN_PLACEHOLDER).join(tag);

@@ -763,6 +763,9 @@ export class SagaEngine {
 
   /** Unwinds, then loops through FAILED / operator retry until ROLLED_BACK or RESOLVED. */
   private async unwindToEnd(): Promise<void> {
+    // The cause of the unwind, kept as it was: a retried round that fails again replaces the
+    // "compensation failed for" text instead of wrapping the previous one.
+    const cause = this.status.error;
     let ok = await this.unwind();
     for (;;) {
       if (ok) {
@@ -773,7 +776,7 @@ export class SagaEngine {
         return;
       }
       const failed = this.stack.map((e) => e.stepId);
-      this.status.error = `compensation failed for: ${failed.join(', ')}${this.status.error ? ` (after: ${this.status.error})` : ''}`;
+      this.status.error = `compensation failed for: ${failed.join(', ')}${cause ? ` (after: ${cause})` : ''}`;
       await this.event('SAGA_FAILED', null, {
         error: this.status.error,
         payload: { phase: 'compensation', pending: failed },

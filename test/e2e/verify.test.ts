@@ -111,7 +111,8 @@ describe('per-run instantiation and targets (no servers)', () => {
   it('rewrites the saga id everywhere, keeps other strings, makes the identity key unique, fills {{run}}', () => {
     const def = example('document-ingest.json');
     const tokens = rewriteTokens(def);
-    expect(tokens).toEqual(['doc-42']); // "42" (identity key id part) is too short to be a token
+    // ${sagaId} placeholders are filled first: the identity key's id part is the saga id.
+    expect(tokens).toEqual(['doc-42']);
     const run = instantiateRun(def, 'v3-abcdef', tokens);
     expect(run.sagaId).toBe('doc-42-v3-abcdef');
     const text = JSON.stringify(run.definition);
@@ -119,7 +120,9 @@ describe('per-run instantiation and targets (no servers)', () => {
     expect(text).toContain('"documents/doc-42-v3-abcdef/report.txt"');
     expect(text).toContain('"doc-42-v3-abcdef-1"');
     expect(text).toContain('"reports"'); // the shared Collection node is not rewritten
-    expect(run.definition.identityKey).toBe('document:42:verify-v3-abcdef');
+    expect(text).not.toContain('${sagaId}');
+    expect(run.definition.identityKey).toBe('document:doc-42-v3-abcdef');
+    expect(run.definition.traceId).toBe('trace-doc-42-v3-abcdef');
 
     const wiki = instantiateRun(
       example('wiki-generation.json'),

@@ -168,6 +168,9 @@ describe('sagaWorkflow', () => {
     // Still failing: a retry round ends FAILED again.
     const again = await sagas.retryCompensation(sagaId);
     expect(again.state).toBe('FAILED');
+    // The error text of the failed round replaces the previous one; it never nests it.
+    expect(again.error).toBe(failed.error);
+    expect(again.error?.match(/compensation failed for/g)).toHaveLength(1);
     fakes.heal(sagaId);
     const retry = await sagas.startRetry(sagaId);
     expect(retry).toMatchObject({ phase: 'compensation', stepIds: ['s2'] });

@@ -5,6 +5,28 @@ import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
 import { CliError } from '../errors.js';
 import { config, printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
 
+const firstLine = (text: string | null | undefined): string => (text ?? '').split('\n')[0] ?? '';
+
+/**
+ * The cause of every failed step and compensation, latest first per step and phase, with how
+ * often it failed (a retried compensation that fails again is counted, not repeated).
+ */
+function printFailures(s: SagaStatus): void {
+  const latest = new Map<string, { phase: string; stepId: string; error: string; times: number }>();
+  for (const f of s.failures) {
+    const key = `${f.phase}\u0000${f.stepId}`;
+    const seen = latest.get(key);
+    latest.set(key, { phase: f.phase, stepId: f.stepId, error: f.error, times: (seen?.times ?? 0) + 1 });
+  }
+  if (latest.size === 0) return;
+  process.stdout.write('failures:\n');
+  for (const f of latest.values()) {
+    process.stdout.write(
+      `  ${f.phase} ${f.stepId}${f.times > 1 ? ` (failed ${f.times} times, latest)` : ''}: ${firstLine(f.error)}\n`,
+    );
+  }
+}
+
 function printStatus(s: SagaStatus): void {
   if (s.stuck) {
     // The workflow answers nothing: show what Temporal knows and what to do.
@@ -25,8 +47,17 @@ function printStatus(s: SagaStatus): void {
   );
   printTable(
     ['step', 'backend', 'operation', 'kind', 'state', 'attempts', 'error'],
-    s.steps.map((st) => [st.id, st.backend, st.operation, st.kind, st.state, st.attempts, st.error]),
+    s.steps.map((st) => [
+      st.id,
+      st.backend,
+      st.operation,
+      st.kind,
+      st.state,
+      st.attempts,
+      st.compensationError ? `compensation: ${firstLine(st.compensationError)}` : firstLine(st.error),
+    ]),
   );
+  printFailures(s);
   if (s.compensationStack.length > 0) {
     process.stdout.write(
       `pending compensations (run newest first): ${s.compensationStack.map((c) => c.stepId).join(', ')}\n`,
@@ -42,6 +73,13 @@ per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), 
 interval of zero, a step that touches polysaga's own objects (uds3_saga_events, polysaga_*
 tables, its Redis keys, S3 prefix and Neo4j labels) or an object outside a POLYSAGA_ALLOW_*
 allowlist. See docs/definitions.md, "Limits", and docs/security.md, "Guarded stores".`;
+interface AbortOptions {
+  reason: string;
+  terminate?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
 /** States in which a saga waits for nobody but an operator, or has ended. */
 const SETTLED: readonly SagaState[] = ['COMMITTED', 'ROLLED_BACK', 'FAILED', 'RESOLVED'];
 
@@ -143,7 +181,10 @@ export function registerSagaCommands(program: Command): void {
   program
     .command('start')
     .argument('<definition.json>', 'a saga definition (see docs/definitions.md)')
-    .option('--wait', 'wait until the saga finishes; exit 1 unless it COMMITTED')
+    .option(
+      '--wait',
+      'wait until the saga settles (COMMITTED, ROLLED_BACK or FAILED); exit 1 unless it COMMITTED',
+    )
     .option('--json', 'machine-readable output')
     .option('--saga-id <id>', "override the definition's sagaId")
     .description(
@@ -161,10 +202,11 @@ export function registerSagaCommands(program: Command): void {
           else process.stdout.write(`started saga ${started.sagaId}\n`);
           return;
         }
-        const result = await started.result();
-        if (opts.json) printJson(result.status);
-        else printStatus(result.status);
-        process.exitCode = finishedExitCode(result.status.state);
+        // A FAILED saga stays open for its operator: wait until it settles, not until it closes.
+        const status = await waitSettled(client, started.sagaId);
+        if (opts.json) printJson(status);
+        else printStatus(status);
+        process.exitCode = finishedExitCode(status.state);
       });
     });
 
@@ -199,7 +241,8 @@ export function registerSagaCommands(program: Command): void {
     .argument('<sagaId>')
     .option('--json', 'machine-readable output')
     .description(
-      'show a saga: state, steps with attempts and errors, pending compensations; a saga whose ' +
+      'show a saga: state, steps with attempts and errors, the cause of each failed step and compensation, ' +
+        'pending compensations; a saga whose ' +
         'workflow task keeps failing is shown as STUCK with the cause (JSON: a `stuck` field)',
     )
     .action(async (sagaId: string, opts: { json?: boolean }) => {
@@ -273,8 +316,20 @@ Refused with exit 1 and one line naming the state and the command that fits:
   ROLLED_BACK, RESOLVED  it has ended
   STUCK         its workflow task keeps failing: --terminate, then \`polysaga recover\``,
     )
-    .action(async (sagaId: string, opts: { reason: string; terminate?: boolean; wait?: boolean }) => {
+    .option(
+      '--json',
+      'machine-readable output: the status after the abort was accepted (--wait: the final status)',
+    )
+    .action(async (sagaId: string, opts: AbortOptions) => {
       await withSagaClient(async (client) => {
+        if (!opts.terminate && opts.json) {
+          const s = await client.abortSaga(sagaId, opts.reason);
+          if (!opts.wait) return printJson(s);
+          const end = await waitSettled(client, sagaId);
+          printJson(end);
+          process.exitCode = end.state === 'ROLLED_BACK' || end.state === 'COMMITTED' ? 0 : 1;
+          return;
+        }
         if (!opts.terminate) {
           const s = await client.abortSaga(sagaId, opts.reason);
           process.stdout.write(
@@ -290,6 +345,7 @@ Refused with exit 1 and one line naming the state and the command that fits:
           return;
         }
         const t = await client.terminateSaga(sagaId, opts.reason);
+        if (opts.json) return printJson(t);
         process.stdout.write(
           `terminated saga ${sagaId} (run ${t.runId})` +
             (t.stuck ? `; its workflow task was failing (${t.stuck.cause})` : '') +
@@ -308,14 +364,19 @@ Refused with exit 1 and one line naming the state and the command that fits:
     .command('compensate')
     .argument('<sagaId>')
     .option('--wait', 'wait until the undo finishes; exit 1 unless it ROLLED_BACK')
+    .option('--json', 'machine-readable output: the saga id and run of the undo (--wait: the final status)')
     .description('undo a COMMITTED saga from its recorded compensation stack')
-    .action(async (sagaId: string, opts: { wait?: boolean }) => {
+    .action(async (sagaId: string, opts: { wait?: boolean; json?: boolean }) => {
       await withSagaClient(async (client) => {
         const started = await client.compensateSaga(sagaId);
-        if (!opts.wait)
+        if (!opts.wait) {
+          if (opts.json)
+            return printJson({ sagaId: started.sagaId, runId: started.runId, state: 'COMPENSATING' });
           return void process.stdout.write(`saga ${sagaId}: COMMITTED → COMPENSATING (undo started)\n`);
+        }
         const result = await started.result();
-        printStatus(result.status);
+        if (opts.json) printJson(result.status);
+        else printStatus(result.status);
         process.exitCode = result.status.state === 'ROLLED_BACK' ? 0 : 1;
       });
     });
@@ -370,9 +431,11 @@ Refused with exit 1 and one line naming the state unless the saga is FAILED.`,
       'close a FAILED saga as manually resolved (releases its identity key); refused with exit 1 naming ' +
         'the state unless it is FAILED (during a retry round it is COMPENSATING: wait until it settles)',
     )
-    .action(async (sagaId: string, opts: { reason: string; by?: string }) => {
+    .option('--json', 'machine-readable output: the status after the resolution')
+    .action(async (sagaId: string, opts: { reason: string; by?: string; json?: boolean }) => {
       await withSagaClient(async (client) => {
         const s = await client.resolveSaga(sagaId, opts.reason, opts.by);
+        if (opts.json) return printJson(s);
         process.stdout.write(`saga ${sagaId}: FAILED → ${s.state} (${opts.reason})\n`);
       });
     });
