@@ -44,6 +44,27 @@ import {
   SagaStuckError,
 } from './errors.js';
 import { detectStuck } from './stuck.js';
+import { sagaResultFromFailure } from '../saga/outcome.js';
+
+/**
+ * The result of a saga's workflow run: what it completed with, or, for a rolled-back saga, the
+ * result its `polysaga.SagaRolledBack` failure carries (src/saga/outcome.ts). Other failures
+ * (terminated, a bug) are thrown as they are.
+ */
+export async function sagaRunResult(handle: WorkflowHandle): Promise<SagaResult> {
+  try {
+    return (await handle.result()) as SagaResult;
+  } catch (err) {
+    const rolledBack = sagaResultFromFailure(err);
+    if (rolledBack) return rolledBack;
+    throw err;
+  }
+}
+
+/** Whether a closed run's description may hold a saga result (completed, or failed as rolled back). */
+function mayHoldResult(d: WorkflowExecutionDescription): boolean {
+  return d.status.name === 'COMPLETED' || d.status.name === 'FAILED';
+}
 
 /** Workflow type of the generic saga workflow (stored in histories). */
 export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow';
@@ -166,6 +187,51 @@ function refusalError(sagaId: string, err: WorkflowUpdateFailedError): SagaState
   return new SagaStateError(sagaId, state, message, { cause: err });
 }
 
+/** What the Web UI shows of a saga run before it starts: summary, details (Markdown), memo. */
+interface RunMetadata {
+  summary: string;
+  details: string;
+  memo: Record<string, unknown>;
+}
+
+/**
+ * A definition saga's Web UI metadata: `saga <name>: N steps (backends)` and a step table.
+ * Names, ids, backends and operations only: payloads stay out (the metadata is encrypted like
+ * any payload, but it is shown wherever the codec server answers).
+ */
+export function definitionMetadata(input: SagaWorkflowInput): RunMetadata {
+  const def = input.definition;
+  const backends = [...new Set(def.steps.map((s) => s.backend))].join(', ');
+  const n = def.steps.length;
+  const summary = input.undo
+    ? `undo saga ${def.name}: ${input.undo.stack.length} compensations (${backends})`
+    : `saga ${def.name}: ${n} step${n === 1 ? '' : 's'} (${backends})`;
+  const rows = def.steps.map(
+    (s, i) =>
+      `| ${i + 1} | \`${s.id}\` | ${s.backend}.${s.operation} | ${s.kind} | ${
+        s.compensation === null
+          ? '—'
+          : typeof s.compensation === 'string'
+            ? s.compensation
+            : `${s.compensation.backend ?? s.backend}.${s.compensation.operation}`
+      } |`,
+  );
+  const details = [
+    input.undo
+      ? `Undo of committed saga \`${def.sagaId}\` (run ${input.undo.previousRunId}), newest step first.`
+      : `Saga \`${def.name}\` (\`${def.sagaId}\`), trace ${def.traceId}${def.identityKey ? `, identity ${def.identityKey}` : ''}, ${def.compensation.mode} compensation.`,
+    '',
+    '| # | step | operation | kind | compensation |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+  return {
+    summary,
+    details,
+    memo: { sagaName: def.name, totalSteps: n, ...(input.undo ? { undo: true } : {}) },
+  };
+}
+
 function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
@@ -268,6 +334,7 @@ export class SagaClient {
         traceId: def.traceId,
         identityKey: def.identityKey,
         state: input.undo ? 'COMMITTED' : 'PENDING',
+        metadata: definitionMetadata(input),
       },
       [input],
       reuse,
@@ -292,6 +359,11 @@ export class SagaClient {
         traceId: options.traceId ?? options.sagaId,
         identityKey: options.identityKey ?? null,
         state: 'PENDING',
+        metadata: {
+          summary: `saga ${options.name} (typed saga ${workflowType})`,
+          details: `Typed saga \`${options.name}\` (workflow type \`${workflowType}\`): its steps are listed by \`polysaga status ${options.sagaId}\`.`,
+          memo: { sagaName: options.name, typed: workflowType },
+        },
       },
       options.args,
       'REJECT_DUPLICATE',
@@ -300,7 +372,15 @@ export class SagaClient {
 
   private async startRun(
     workflowType: string,
-    saga: { sagaId: string; name: string; traceId: string; identityKey: string | null; state: SagaState },
+    saga: {
+      sagaId: string;
+      name: string;
+      traceId: string;
+      identityKey: string | null;
+      state: SagaState;
+      /** Web UI summary and details (user metadata) and memo. */
+      metadata: RunMetadata;
+    },
     args: unknown[],
     reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
   ): Promise<StartedSaga> {
@@ -314,6 +394,9 @@ export class SagaClient {
         args,
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: reuse,
+        staticSummary: saga.metadata.summary,
+        staticDetails: saga.metadata.details,
+        memo: saga.metadata.memo,
         typedSearchAttributes: [
           { key: SagaNameKey, value: saga.name },
           { key: SagaStateKey, value: saga.state },
@@ -351,7 +434,7 @@ export class SagaClient {
     return {
       sagaId: saga.sagaId,
       runId,
-      result: async () => (await this.client.workflow.getHandle(saga.sagaId, runId).result()) as SagaResult,
+      result: () => sagaRunResult(this.client.workflow.getHandle(saga.sagaId, runId)),
     };
   }
 
@@ -374,6 +457,9 @@ export class SagaClient {
           workflowIdConflictPolicy: 'FAIL',
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           memo: { sagaId },
+          // Lock workflows are not sagas: the Web UI view `SagaName IS NOT NULL` leaves them out
+          // (docs/web-ui.md); opened anyway, they say what they hold.
+          staticSummary: `identity lock ${identityKey} held by saga ${sagaId}`,
         });
         return h.firstExecutionRunId;
       } catch (err) {
@@ -462,7 +548,12 @@ export class SagaClient {
         );
       }
     }
-    if (d.status.name === 'COMPLETED') return ((await handle.result()) as SagaResult).status;
+    if (d.status.name === 'COMPLETED') return (await sagaRunResult(handle)).status;
+    if (d.status.name === 'FAILED') {
+      // A rolled-back saga fails its workflow with its result; any other failure is a bug.
+      const rolledBack = await sagaRunResult(handle).catch(() => null);
+      if (rolledBack) return rolledBack.status;
+    }
     // Terminated, timed out or failed by a bug: what the search attributes say.
     return this.statusFromDescription(d, null);
   }
@@ -533,7 +624,7 @@ export class SagaClient {
   /** Waits until the saga's current run closes and returns its result. */
   async waitForResult(sagaId: string): Promise<SagaResult> {
     const d = await this.describe(sagaId);
-    return (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
+    return sagaRunResult(this.client.workflow.getHandle(sagaId, d.runId));
   }
 
   /**
@@ -571,9 +662,14 @@ export class SagaClient {
   private async closedState(
     d: WorkflowExecutionDescription,
   ): Promise<{ state: SagaState; message?: string }> {
-    if (d.status.name === 'COMPLETED') {
-      const result = (await this.client.workflow.getHandle(d.workflowId, d.runId).result()) as SagaResult;
-      return { state: result.status.state };
+    if (mayHoldResult(d)) {
+      const result = await sagaRunResult(this.client.workflow.getHandle(d.workflowId, d.runId)).catch(
+        (err: unknown) => {
+          if (d.status.name === 'COMPLETED') throw err;
+          return null; // failed by a bug, not rolled back: read like a terminated run
+        },
+      );
+      if (result) return { state: result.status.state };
     }
     const state = (d.typedSearchAttributes.get(SagaStateKey) as SagaState | undefined) ?? 'PENDING';
     return {
@@ -645,7 +741,11 @@ export class SagaClient {
     }
     if (d.status.name !== 'COMPLETED') {
       const state = await this.closedState(d);
-      throw new SagaStateError(sagaId, state.state, state.message ?? `saga ${sagaId} is ${state.state}`);
+      throw new SagaStateError(
+        sagaId,
+        state.state,
+        state.message ?? `saga ${sagaId} is ${state.state}; only a COMMITTED saga can be compensated`,
+      );
     }
     const committed = (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
     if (committed.status.state !== 'COMMITTED') {
@@ -768,6 +868,16 @@ export class SagaClient {
     );
   }
 
+  /** Whether `runId` is the latest run of `sagaId` (an older one was superseded by an undo run). */
+  private async isLatestRun(sagaId: string, runId: string): Promise<boolean> {
+    try {
+      return (await this.client.workflow.getHandle(sagaId).describe()).runId === runId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** Lists sagas (newest first) by state, name, identity key or trace id, from Temporal visibility. */
   async listSagas(filter: ListSagasFilter = {}): Promise<SagaSummary[]> {
     const clauses = [`${SagaNameKey.name} IS NOT NULL`];
@@ -777,10 +887,17 @@ export class SagaClient {
     if (filter.traceId) clauses.push(`${TraceIdKey.name} = ${quote(filter.traceId)}`);
     const limit = filter.limit ?? 100;
     const out: SagaSummary[] = [];
+    const seen = new Set<string>();
     for await (const w of this.client.workflow.list({
       query: clauses.join(' AND '),
       pageSize: Math.min(limit, 1000),
     })) {
+      // One row per saga: an undone saga (`compensate`) has two runs under its id, the committed
+      // one and the undo; only its latest run says its state.
+      if (seen.has(w.workflowId)) continue;
+      seen.add(w.workflowId);
+      if (filter.state && w.status.name !== 'RUNNING' && !(await this.isLatestRun(w.workflowId, w.runId)))
+        continue;
       const sa = w.typedSearchAttributes;
       out.push({
         sagaId: w.workflowId,

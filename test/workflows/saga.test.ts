@@ -5,10 +5,12 @@
  * the identity-key race, and compensateSaga of a committed saga.
  */
 import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityLockedError, SagaClient, SagaStateError } from '../../src/client/index.js';
 import { checkEventSequence } from '../../src/saga/states.js';
+import { SAGA_ROLLED_BACK_FAILURE_TYPE, sagaResultFromFailure } from '../../src/saga/outcome.js';
 import { startFakeSagaHarness, type FakeSagaHarness } from './env.js';
 import { testCatalog } from './catalog.js';
 import { testDefinition } from './definitions.js';
@@ -116,6 +118,44 @@ describe('sagaWorkflow', () => {
     });
   }
 
+  it('a rolled-back saga fails its workflow as polysaga.SagaRolledBack; the client still reads ROLLED_BACK', async () => {
+    const sagaId = id('rolled-back-red');
+    fakes.set(sagaId, { failSteps: ['s2'] });
+    const result = await sagas.executeSaga(def(sagaId, { traceId: `trace-${sagaId}` }));
+    expect(result.status.state).toBe('ROLLED_BACK');
+    expect(result.status.failedAt).toBe('s2');
+    // Temporal (and its Web UI) sees a failed workflow with a stable, non-retryable failure type.
+    const handle = env.client.workflow.getHandle(sagaId);
+    expect((await handle.describe()).status.name).toBe('FAILED');
+    const err = await handle.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(SAGA_ROLLED_BACK_FAILURE_TYPE);
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect((cause as ApplicationFailure).message).toMatch(
+      /rolled back after step s2 failed: .*injected failure/,
+    );
+    expect(sagaResultFromFailure(err)?.status.state).toBe('ROLLED_BACK');
+    // Every reader of the client maps it back: status, wait helper, list, and a refused compensate.
+    expect((await sagas.getStatus(sagaId)).state).toBe('ROLLED_BACK');
+    expect((await sagas.getStatus(sagaId)).failures).toEqual(result.status.failures);
+    expect((await sagas.waitForResult(sagaId)).status.state).toBe('ROLLED_BACK');
+    const listed = await waitFor(
+      () => sagas.listSagas({ traceId: `trace-${sagaId}` }),
+      (l) => l.some((s) => s.sagaId === sagaId && s.executionStatus === 'FAILED'),
+    );
+    expect(listed.find((s) => s.sagaId === sagaId)?.state).toBe('ROLLED_BACK');
+    await expect(sagas.compensateSaga(sagaId)).rejects.toMatchObject({
+      state: 'ROLLED_BACK',
+      message: expect.stringContaining('only a COMMITTED saga can be compensated') as unknown,
+    });
+    await expect(sagas.abortSaga(sagaId)).rejects.toMatchObject({ state: 'ROLLED_BACK' });
+  });
+
   it('compensates in parallel when the definition asks', async () => {
     const sagaId = id('parallel');
     // Each compensation waits until all three have started: only a parallel unwind finishes.
@@ -154,6 +194,16 @@ describe('sagaWorkflow', () => {
       (l) => l.some((s) => s.sagaId === sagaId),
     );
     expect(sa.find((s) => s.sagaId === sagaId)?.executionStatus).toBe('RUNNING');
+    // The Web UI's "current details" (workflow metadata query) name the failed compensation and its cause.
+    const meta = await env.client.workflow
+      .getHandle(sagaId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toMatch(/^\*\*FAILED\*\*/);
+    expect(meta.currentDetails).toMatch(/step `s2` \(\w+\.write\), compensation `[^`]+`: .*injected/);
+    expect(meta.currentDetails).toContain(`polysaga retry ${sagaId}`);
+    const described = await env.client.workflow.getHandle(sagaId).describe();
+    expect(await described.staticSummary()).toBe('saga test-saga: 4 steps (postgres, neo4j, vector, s3)');
+    expect(await described.staticDetails()).toMatch(/\| 1 \| `s1` \| postgres\.write \|/);
 
     // abort means nothing for a saga that already unwound: refused, naming the state and the commands.
     const refused = await sagas.abortSaga(sagaId).then(
