@@ -6,6 +6,7 @@
 #   stack.sh status              one line per service: running/stopped, port, pid
 #   stack.sh env                 print the connection environment (eval-able: export K=V)
 #   stack.sh install             only install
+#   stack.sh install-browser     install Debian's chromium for the Web UI browser test (idempotent)
 #   stack.sh logs <service>      tail a service log
 #
 # Services: temporal postgres neo4j s3 redis chroma qdrant-double
@@ -411,13 +412,15 @@ EOF
 
 cmd="${1:-}"; shift || true
 # One stack operation at a time (parallel test runs and developers may call up concurrently).
-case "$cmd" in up|down|install) exec 9>"$STACK_DIR/stack.lock"; flock -w 900 9 || die "another stack operation holds $STACK_DIR/stack.lock" ;; esac
+case "$cmd" in up|down|install|install-browser) exec 9>"$STACK_DIR/stack.lock"; flock -w 900 9 || die "another stack operation holds $STACK_DIR/stack.lock" ;; esac
 case "$cmd" in
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
   install) for s in "${ALL_SERVICES[@]}"; do install_service "$s"; done ;;
+  # test/e2e/web-ui.test.ts drives it through playwright-core (about 30 s with apt-get update).
+  install-browser) apt_install /usr/bin/chromium chromium ;;
   logs) tail -n "${LINES:-50}" "$LOGS/${1:?service}.log" ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = --help ] || exit 2 ;;
 esac
