@@ -47,7 +47,7 @@ CHROMADB_VERSION="1.5.9"
 S3PROXY_VERSION="${S3PROXY_VERSION:-2.6.0}"
 PG_BIN="/usr/lib/postgresql/15/bin"
 # Search attributes polysaga keeps current on every saga (see docs/states.md).
-SEARCH_ATTRIBUTES=(SagaName=Keyword SagaState=Keyword TraceId=Keyword IdentityKey=Keyword)
+SEARCH_ATTRIBUTES=(SagaName=Keyword SagaState=Keyword TraceId=Keyword IdentityKey=Keyword SagaOrigin=Keyword)
 
 # Dynamic config of the dev server (see start_temporal and docs/performance.md).
 TEMPORAL_DYNAMIC_CONFIG=(
@@ -309,6 +309,22 @@ post_start() {
   esac
 }
 
+# A Temporal started by an older stack.sh lacks search attributes added since (e.g. SagaOrigin):
+# register the missing ones on the running server (idempotent).
+ensure_search_attributes() {
+  local have name type
+  have="$("$VENV/bin/temporal" operator search-attribute list --address "127.0.0.1:$TEMPORAL_PORT" \
+    --namespace default 2>/dev/null)" || { log "warning: cannot list search attributes"; return 0; }
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    name="${sa%%=*}"; type="${sa#*=}"
+    grep -qw "$name" <<<"$have" && continue
+    log "registering search attribute $name ($type) on the running Temporal"
+    "$VENV/bin/temporal" operator search-attribute create --address "127.0.0.1:$TEMPORAL_PORT" \
+      --namespace default --name "$name" --type "$type" >>"$LOGS/temporal.log" 2>&1 ||
+      log "warning: could not register search attribute $name; see $LOGS/temporal.log"
+  done
+}
+
 wait_healthy() {
   local svc="$1" waited=0
   until healthy "$svc"; do
@@ -346,6 +362,7 @@ cmd_up() {
     if wait_healthy "$s"; then post_start "$s"; log "$s healthy"; else failed=1; fi
   done
   [ "$failed" = 0 ] || die "stack up failed"
+  case " ${services[*]} " in *" temporal "*) ensure_search_attributes ;; esac
   log "stack is up; Temporal Web UI: http://127.0.0.1:$TEMPORAL_UI_PORT"
 }
 

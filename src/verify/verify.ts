@@ -296,7 +296,13 @@ export async function verifyDefinition(
         keys: config.codec.keys,
       }),
     });
-    const sagas = new SagaClient({ client: temporal, taskQueue, catalog, ...(tuning ? { tuning } : {}) });
+    const sagas = new SagaClient({
+      client: temporal,
+      taskQueue,
+      catalog,
+      origin: 'verify',
+      ...(tuning ? { tuning } : {}),
+    });
     const deps: SnapshotDeps = {
       pool: worker.resources.pool,
       neo4j: worker.resources.neo4j,

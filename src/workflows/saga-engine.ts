@@ -236,6 +236,7 @@ export class SagaEngine {
   private readonly def: NormalizedDefinition;
   private readonly tuning: ActivityTuning;
   private readonly undo: SagaWorkflowInput['undo'];
+  private readonly origin: string | undefined;
   private readonly status: SagaStatus;
   private stack: CompensationEntry[] = [];
   private seq = 0;
@@ -264,6 +265,7 @@ export class SagaEngine {
     this.def = input.definition;
     this.tuning = input.tuning ?? {};
     this.undo = input.undo;
+    this.origin = input.origin;
     this.acts = proxyActivities<SagaActivities>(RECORD_EVENT_OPTIONS);
     this.lean = patched(ONE_ACTIVITY_PER_STEP_PATCH);
     this.fast = this.lean && this.def.execution === 'fast';
@@ -882,6 +884,7 @@ export class SagaEngine {
         totalSteps: this.status.totalSteps,
         identityKey: this.def.identityKey,
         compensationMode: this.def.compensation.mode,
+        ...(this.origin !== undefined ? { origin: this.origin } : {}),
       },
     });
     this.setState('EXECUTING');

@@ -380,6 +380,50 @@ describe('sagaWorkflow', () => {
     expect(events.slice(-2)).toEqual(['COMPENSATION_SUCCESS:s1', 'SAGA_ROLLED_BACK']);
     expect((await sagas.getStatus(sagaId)).state).toBe('ROLLED_BACK');
     await expect(sagas.compensateSaga(sagaId)).rejects.toBeInstanceOf(SagaStateError);
+    // Listed once, in the state after the undo; no longer among the COMMITTED ones.
+    const traceId = committed.status.traceId;
+    const listed = await waitFor(
+      () => sagas.listSagas({ traceId }),
+      (l) => l.some((s) => s.sagaId === sagaId && s.state === 'ROLLED_BACK'),
+    );
+    expect(listed.filter((s) => s.sagaId === sagaId)).toHaveLength(1);
+    expect(listed.find((s) => s.sagaId === sagaId)?.runId).toBe(undo.runId);
+    expect((await sagas.listSagas({ traceId, state: 'COMMITTED' })).map((s) => s.sagaId)).not.toContain(
+      sagaId,
+    );
+    expect((await sagas.listSagas({ traceId, state: 'ROLLED_BACK' })).map((s) => s.sagaId)).toEqual([sagaId]);
+  });
+
+  it('sagas of a client with an origin (verify, bench) are tagged and left out of default lists', async () => {
+    const sagaId = id('origin');
+    const verifyClient = new SagaClient({
+      client: env.client,
+      taskQueue: TASK_QUEUE,
+      catalog: testCatalog,
+      origin: 'verify',
+    });
+    const traceId = `trace-${sagaId}`;
+    expect((await verifyClient.executeSaga(def(sagaId, { traceId }))).status.state).toBe('COMMITTED');
+    // The SAGA_STARTED audit row carries it (the SQL metrics views of migration 0007 leave it out).
+    expect(fakes.eventsOf(sagaId)[0]).toMatchObject({
+      status: 'SAGA_STARTED',
+      payload: { origin: 'verify' },
+    });
+    const all = await waitFor(
+      () => sagas.listSagas({ traceId, all: true }),
+      (l) => l.some((s) => s.sagaId === sagaId),
+    );
+    expect(all.find((s) => s.sagaId === sagaId)).toMatchObject({ origin: 'verify', state: 'COMMITTED' });
+    expect(await sagas.listSagas({ traceId })).toEqual([]);
+    // An untagged saga has no origin.
+    const plain = id('no-origin');
+    await sagas.executeSaga(def(plain, { traceId: `trace-${plain}` }));
+    const listed = await waitFor(
+      () => sagas.listSagas({ traceId: `trace-${plain}` }),
+      (l) => l.length === 1,
+    );
+    expect(listed[0]).toMatchObject({ sagaId: plain, origin: null });
+    expect(fakes.eventsOf(plain)[0]!.payload).not.toHaveProperty('origin');
   });
 
   it('a step after the pivot that fails permanently leaves the saga FAILED; operator retry completes it', async () => {
