@@ -211,7 +211,7 @@ interface RunMetadata {
 }
 
 /**
- * A definition saga's Web UI metadata: `saga <name>: N steps (backends)` and a step table.
+ * A definition saga's Web UI metadata: `saga <name>: N steps (backends)` and a step list.
  * Names, ids, backends and operations only: payloads stay out (the metadata is encrypted like
  * any payload, but it is shown wherever the codec server answers).
  */
@@ -222,23 +222,23 @@ export function definitionMetadata(input: SagaWorkflowInput): RunMetadata {
   const summary = input.undo
     ? `undo saga ${def.name}: ${input.undo.stack.length} compensations (${backends})`
     : `saga ${def.name}: ${n} step${n === 1 ? '' : 's'} (${backends})`;
-  const rows = def.steps.map(
-    (s, i) =>
-      `| ${i + 1} | \`${s.id}\` | ${s.backend}.${s.operation} | ${s.kind} | ${
-        s.compensation === null
-          ? '—'
-          : typeof s.compensation === 'string'
-            ? s.compensation
-            : `${s.compensation.backend ?? s.backend}.${s.compensation.operation}`
-      } |`,
-  );
+  // A list, not a table: the Web UI renders Markdown tables without cell spacing.
+  const rows = def.steps.map((s, i) => {
+    const undo =
+      s.compensation === null
+        ? 'not undone'
+        : `undo \`${
+            typeof s.compensation === 'string'
+              ? s.compensation
+              : `${s.compensation.backend ?? s.backend}.${s.compensation.operation}`
+          }\``;
+    return `${i + 1}. \`${s.id}\`: ${s.backend}.${s.operation}${s.kind === 'compensatable' ? '' : ` (${s.kind})`}, ${undo}`;
+  });
   const details = [
     input.undo
       ? `Undo of committed saga \`${def.sagaId}\` (run ${input.undo.previousRunId}), newest step first.`
       : `Saga \`${def.name}\` (\`${def.sagaId}\`), trace ${def.traceId}${def.identityKey ? `, identity ${def.identityKey}` : ''}, ${def.compensation.mode} compensation.`,
     '',
-    '| # | step | operation | kind | compensation |',
-    '|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   return {

@@ -186,7 +186,9 @@ describe('Web UI triage', () => {
       .catch((e: unknown) => (e as { cause?: { type?: string; nonRetryable?: boolean } }).cause);
     expect(failure).toMatchObject({ type: SAGA_ROLLED_BACK_FAILURE_TYPE, nonRetryable: true });
     await failed.screenshot({ path: `${artifacts}rolled-back-timeline.png`, fullPage: true });
-    expect(await userMetadata(failed, rolledBackId, summary)).toContain(summary);
+    const meta = await userMetadata(failed, rolledBackId, summary);
+    // The details list the steps: id, operation and compensation.
+    expect(meta).toMatch(/dup\s*: postgres\.insert, undo\s*relational_delete/);
     await failed.screenshot({ path: `${artifacts}rolled-back-metadata.png`, fullPage: true });
   });
 });
