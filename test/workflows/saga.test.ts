@@ -10,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityLockedError, SagaClient, SagaStateError } from '../../src/client/index.js';
 import { checkEventSequence } from '../../src/saga/states.js';
+import { lockWorkflowId } from '../../src/saga/identity.js';
 import { SAGA_ROLLED_BACK_FAILURE_TYPE, sagaResultFromFailure } from '../../src/saga/outcome.js';
 import { startFakeSagaHarness, type FakeSagaHarness } from './env.js';
 import { testCatalog } from './catalog.js';
@@ -523,6 +524,28 @@ describe('identity lock', () => {
     );
     expect(started).not.toBeInstanceOf(Error);
     expect((await sagas.waitForResult(next)).status.state).toBe('COMMITTED');
+    // The lock workflows are in visibility, but the Web UI view `SagaName IS NOT NULL` leaves
+    // them out (docs/web-ui.md), and so does listSagas.
+    const lockId = lockWorkflowId(key);
+    const visible = async (query: string) => {
+      const out: string[] = [];
+      for await (const w of env.client.workflow.list({ query })) out.push(`${w.workflowId}|${w.type}`);
+      return out;
+    };
+    await waitFor(
+      () => visible(`WorkflowId = ${JSON.stringify(lockId)}`),
+      (l) => l.length >= 2,
+    );
+    expect(await visible(`WorkflowId = ${JSON.stringify(lockId)} AND SagaName IS NOT NULL`)).toEqual([]);
+    expect((await visible(`WorkflowId = ${JSON.stringify(lockId)}`))[0]).toBe(
+      `${lockId}|identityLockWorkflow`,
+    );
+    expect((await sagas.listSagas({ identityKey: key })).map((s) => s.workflowType)).toEqual([
+      'sagaWorkflow',
+      'sagaWorkflow',
+    ]);
+    const lock = await env.client.workflow.getHandle(lockId).describe();
+    expect(await lock.staticSummary()).toBe(`identity lock ${key} held by saga ${next}`);
   });
 
   it('a lock whose holder saga was terminated is taken over', async () => {
