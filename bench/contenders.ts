@@ -294,7 +294,7 @@ export function polysagaContender(ctx: BenchContext, fast: boolean): Contender {
         worker: w,
         running: w.run(),
         busy,
-        sagas: new SagaClient({ client: ctx.client, taskQueue: queue }),
+        sagas: new SagaClient({ client: ctx.client, taskQueue: queue, origin: 'bench' }),
       };
     },
     async start(key) {
@@ -334,7 +334,7 @@ export function polysagaContender(ctx: BenchContext, fast: boolean): Contender {
     unsupported: null,
     parking,
     async setup() {
-      const probe = new SagaClient({ client: ctx.client, taskQueue });
+      const probe = new SagaClient({ client: ctx.client, taskQueue, origin: 'bench' });
       if (fast) {
         try {
           await probe.validate(sagaDefinition(ctx, `bench-${ctx.runId}-probe`, false, true));

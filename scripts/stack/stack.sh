@@ -6,6 +6,7 @@
 #   stack.sh status              one line per service: running/stopped, port, pid
 #   stack.sh env                 print the connection environment (eval-able: export K=V)
 #   stack.sh install             only install
+#   stack.sh install-browser     install Debian's chromium for the Web UI browser test (idempotent)
 #   stack.sh logs <service>      tail a service log
 #
 # Services: temporal postgres neo4j s3 redis chroma qdrant-double
@@ -48,7 +49,7 @@ CHROMADB_VERSION="1.5.9"
 S3PROXY_VERSION="${S3PROXY_VERSION:-2.6.0}"
 PG_BIN="/usr/lib/postgresql/15/bin"
 # Search attributes polysaga keeps current on every saga (see docs/states.md).
-SEARCH_ATTRIBUTES=(SagaName=Keyword SagaState=Keyword TraceId=Keyword IdentityKey=Keyword)
+SEARCH_ATTRIBUTES=(SagaName=Keyword SagaState=Keyword TraceId=Keyword IdentityKey=Keyword SagaOrigin=Keyword)
 
 # Dynamic config of the dev server (see start_temporal and docs/performance.md).
 TEMPORAL_DYNAMIC_CONFIG=(
@@ -310,6 +311,22 @@ post_start() {
   esac
 }
 
+# A Temporal started by an older stack.sh lacks search attributes added since (e.g. SagaOrigin):
+# register the missing ones on the running server (idempotent).
+ensure_search_attributes() {
+  local have name type
+  have="$("$VENV/bin/temporal" operator search-attribute list --address "127.0.0.1:$TEMPORAL_PORT" \
+    --namespace default 2>/dev/null)" || { log "warning: cannot list search attributes"; return 0; }
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    name="${sa%%=*}"; type="${sa#*=}"
+    grep -qw "$name" <<<"$have" && continue
+    log "registering search attribute $name ($type) on the running Temporal"
+    "$VENV/bin/temporal" operator search-attribute create --address "127.0.0.1:$TEMPORAL_PORT" \
+      --namespace default --name "$name" --type "$type" >>"$LOGS/temporal.log" 2>&1 ||
+      log "warning: could not register search attribute $name; see $LOGS/temporal.log"
+  done
+}
+
 wait_healthy() {
   local svc="$1" waited=0
   until healthy "$svc"; do
@@ -349,6 +366,7 @@ cmd_up() {
     if wait_healthy "$s"; then post_start "$s"; log "$s healthy"; else failed=1; fi
   done
   [ "$failed" = 0 ] || die "stack up failed"
+  case " ${services[*]} " in *" temporal "*) ensure_search_attributes ;; esac
   log "stack is up; Temporal Web UI: http://127.0.0.1:$TEMPORAL_UI_PORT"
 }
 
@@ -415,13 +433,15 @@ EOF
 
 cmd="${1:-}"; shift || true
 # One stack operation at a time (parallel test runs and developers may call up concurrently).
-case "$cmd" in up|down|install) exec 9>"$STACK_DIR/stack.lock"; flock -w 900 9 || die "another stack operation holds $STACK_DIR/stack.lock" ;; esac
+case "$cmd" in up|down|install|install-browser) exec 9>"$STACK_DIR/stack.lock"; flock -w 900 9 || die "another stack operation holds $STACK_DIR/stack.lock" ;; esac
 case "$cmd" in
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
   install) for s in "${ALL_SERVICES[@]}"; do install_service "$s"; done ;;
+  # test/e2e/web-ui.test.ts drives it through playwright-core (about 30 s with apt-get update).
+  install-browser) apt_install /usr/bin/chromium chromium ;;
   logs) tail -n "${LINES:-50}" "$LOGS/${1:?service}.log" ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = --help ] || exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 /** The polysaga client API. */
 export {
   SagaClient,
+  sagaRunResult,
   SAGA_WORKFLOW_TYPE,
   IDENTITY_LOCK_WORKFLOW_TYPE,
   type SagaClientOptions,
@@ -22,6 +23,7 @@ export {
 } from './errors.js';
 export type { SagaStatus, SagaResult, StepStatus, SagaFailure, StuckInfo } from '../saga/status.js';
 export { detectStuck, stuckHint } from './stuck.js';
+export { SAGA_ROLLED_BACK_FAILURE_TYPE, sagaResultFromFailure } from '../saga/outcome.js';
 export type { SagaDefinition, NormalizedDefinition } from '../saga/definition.js';
 export { createDataConverter, type DataConverterOptions } from '../blobs/codec.js';
 export {

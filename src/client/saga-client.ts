@@ -22,7 +22,13 @@ import type { Catalog } from '../saga/catalog/types.js';
 import type { SagaState } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
-import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
+import {
+  IdentityKeyKey,
+  SagaNameKey,
+  SagaOriginKey,
+  SagaStateKey,
+  TraceIdKey,
+} from '../saga/search-attributes.js';
 import type { SagaResult, SagaStatus, SagaWorkflowInput, StepStatus, StuckInfo } from '../saga/status.js';
 import { assertValidDefinition, type DefinitionLimits, type ValidateOptions } from '../saga/validate.js';
 import type { StoreGuard } from '../saga/guard.js';
@@ -45,6 +51,27 @@ import {
   SagaStuckError,
 } from './errors.js';
 import { detectStuck } from './stuck.js';
+import { sagaResultFromFailure } from '../saga/outcome.js';
+
+/**
+ * The result of a saga's workflow run: what it completed with, or, for a rolled-back saga, the
+ * result its `polysaga.SagaRolledBack` failure carries (src/saga/outcome.ts). Other failures
+ * (terminated, a bug) are thrown as they are.
+ */
+export async function sagaRunResult(handle: WorkflowHandle): Promise<SagaResult> {
+  try {
+    return (await handle.result()) as SagaResult;
+  } catch (err) {
+    const rolledBack = sagaResultFromFailure(err);
+    if (rolledBack) return rolledBack;
+    throw err;
+  }
+}
+
+/** Whether a closed run's description may hold a saga result (completed, or failed as rolled back). */
+function mayHoldResult(d: WorkflowExecutionDescription): boolean {
+  return d.status.name === 'COMPLETED' || d.status.name === 'FAILED';
+}
 
 /** Workflow type of the generic saga workflow (stored in histories). */
 export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow';
@@ -79,6 +106,12 @@ export interface SagaClientOptions {
    * definition holding one is refused, naming the field (docs/security.md).
    */
   secrets?: ValidateOptions['secrets'];
+  /**
+   * Tags every saga this client starts as not production traffic (`verify`, `bench`): the
+   * `SagaOrigin` search attribute and the SAGA_STARTED audit row carry it, and default
+   * {@link SagaClient.listSagas} results and the SQL metrics views leave such sagas out.
+   */
+  origin?: string;
 }
 
 /** What {@link SagaClient.terminateSaga} did. */
@@ -124,6 +157,8 @@ export interface ListSagasFilter {
   traceId?: string;
   /** Default 100. */
   limit?: number;
+  /** Include sagas tagged with an origin (`verify`, `bench`): left out by default. */
+  all?: boolean;
 }
 
 /** One row of {@link SagaClient.listSagas}. */
@@ -135,6 +170,8 @@ export interface SagaSummary {
   traceId: string | null;
   identityKey: string | null;
   workflowType: string;
+  /** `verify`, `bench`, … for sagas that are not production traffic; null for real sagas. */
+  origin: string | null;
   /** Temporal's execution status (RUNNING, COMPLETED, …). */
   executionStatus: string;
   startTime: Date;
@@ -167,6 +204,51 @@ function refusalError(sagaId: string, err: WorkflowUpdateFailedError): SagaState
   return new SagaStateError(sagaId, state, message, { cause: err });
 }
 
+/** What the Web UI shows of a saga run before it starts: summary, details (Markdown), memo. */
+interface RunMetadata {
+  summary: string;
+  details: string;
+  memo: Record<string, unknown>;
+}
+
+/**
+ * A definition saga's Web UI metadata: `saga <name>: N steps (backends)` and a step list.
+ * Names, ids, backends and operations only: payloads stay out (the metadata is encrypted like
+ * any payload, but it is shown wherever the codec server answers).
+ */
+export function definitionMetadata(input: SagaWorkflowInput): RunMetadata {
+  const def = input.definition;
+  const backends = [...new Set(def.steps.map((s) => s.backend))].join(', ');
+  const n = def.steps.length;
+  const summary = input.undo
+    ? `undo saga ${def.name}: ${input.undo.stack.length} compensations (${backends})`
+    : `saga ${def.name}: ${n} step${n === 1 ? '' : 's'} (${backends})`;
+  // A list, not a table: the Web UI renders Markdown tables without cell spacing.
+  const rows = def.steps.map((s, i) => {
+    const undo =
+      s.compensation === null
+        ? 'not undone'
+        : `undo \`${
+            typeof s.compensation === 'string'
+              ? s.compensation
+              : `${s.compensation.backend ?? s.backend}.${s.compensation.operation}`
+          }\``;
+    return `${i + 1}. \`${s.id}\`: ${s.backend}.${s.operation}${s.kind === 'compensatable' ? '' : ` (${s.kind})`}, ${undo}`;
+  });
+  const details = [
+    input.undo
+      ? `Undo of committed saga \`${def.sagaId}\` (run ${input.undo.previousRunId}), newest step first.`
+      : `Saga \`${def.name}\` (\`${def.sagaId}\`), trace ${def.traceId}${def.identityKey ? `, identity ${def.identityKey}` : ''}, ${def.compensation.mode} compensation.`,
+    '',
+    ...rows,
+  ].join('\n');
+  return {
+    summary,
+    details,
+    memo: { sagaName: def.name, totalSteps: n, ...(input.undo ? { undo: true } : {}) },
+  };
+}
+
 function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
@@ -187,6 +269,7 @@ export class SagaClient {
   private readonly statusQueryTimeoutMs: number;
   private readonly s3: Config['s3'] | undefined;
   private readonly secrets: ValidateOptions['secrets'];
+  private readonly origin: string | undefined;
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -201,6 +284,7 @@ export class SagaClient {
     this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? 15_000;
     this.s3 = options.s3;
     this.secrets = options.secrets;
+    this.origin = options.origin;
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -242,7 +326,11 @@ export class SagaClient {
     const files = await uploadBodyFiles(def, this.s3);
     try {
       return await this.start(
-        { definition: files.definition, ...(this.tuning ? { tuning: this.tuning } : {}) },
+        {
+          definition: files.definition,
+          ...(this.tuning ? { tuning: this.tuning } : {}),
+          ...(this.origin !== undefined ? { origin: this.origin } : {}),
+        },
         'REJECT_DUPLICATE',
       );
     } catch (err) {
@@ -270,6 +358,7 @@ export class SagaClient {
         traceId: def.traceId,
         identityKey: def.identityKey,
         state: input.undo ? 'COMMITTED' : 'PENDING',
+        metadata: definitionMetadata(input),
       },
       [input],
       reuse,
@@ -294,6 +383,11 @@ export class SagaClient {
         traceId: options.traceId ?? options.sagaId,
         identityKey: options.identityKey ?? null,
         state: 'PENDING',
+        metadata: {
+          summary: `saga ${options.name} (typed saga ${workflowType})`,
+          details: `Typed saga \`${options.name}\` (workflow type \`${workflowType}\`): its steps are listed by \`polysaga status ${options.sagaId}\`.`,
+          memo: { sagaName: options.name, typed: workflowType },
+        },
       },
       options.args,
       'REJECT_DUPLICATE',
@@ -302,7 +396,15 @@ export class SagaClient {
 
   private async startRun(
     workflowType: string,
-    saga: { sagaId: string; name: string; traceId: string; identityKey: string | null; state: SagaState },
+    saga: {
+      sagaId: string;
+      name: string;
+      traceId: string;
+      identityKey: string | null;
+      state: SagaState;
+      /** Web UI summary and details (user metadata) and memo. */
+      metadata: RunMetadata;
+    },
     args: unknown[],
     reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
   ): Promise<StartedSaga> {
@@ -316,11 +418,15 @@ export class SagaClient {
         args,
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: reuse,
+        staticSummary: saga.metadata.summary,
+        staticDetails: saga.metadata.details,
+        memo: saga.metadata.memo,
         typedSearchAttributes: [
           { key: SagaNameKey, value: saga.name },
           { key: SagaStateKey, value: saga.state },
           { key: TraceIdKey, value: saga.traceId },
           ...(saga.identityKey !== null ? [{ key: IdentityKeyKey, value: saga.identityKey }] : []),
+          ...(this.origin !== undefined ? [{ key: SagaOriginKey, value: this.origin }] : []),
         ],
       });
       runId = handle.firstExecutionRunId;
@@ -353,7 +459,7 @@ export class SagaClient {
     return {
       sagaId: saga.sagaId,
       runId,
-      result: async () => (await this.client.workflow.getHandle(saga.sagaId, runId).result()) as SagaResult,
+      result: () => sagaRunResult(this.client.workflow.getHandle(saga.sagaId, runId)),
     };
   }
 
@@ -376,6 +482,9 @@ export class SagaClient {
           workflowIdConflictPolicy: 'FAIL',
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           memo: { sagaId },
+          // Lock workflows are not sagas: the Web UI view `SagaName IS NOT NULL` leaves them out
+          // (docs/web-ui.md); opened anyway, they say what they hold.
+          staticSummary: `identity lock ${identityKey} held by saga ${sagaId}`,
         });
         return h.firstExecutionRunId;
       } catch (err) {
@@ -464,7 +573,12 @@ export class SagaClient {
         );
       }
     }
-    if (d.status.name === 'COMPLETED') return ((await handle.result()) as SagaResult).status;
+    if (d.status.name === 'COMPLETED') return (await sagaRunResult(handle)).status;
+    if (d.status.name === 'FAILED') {
+      // A rolled-back saga fails its workflow with its result; any other failure is a bug.
+      const rolledBack = await sagaRunResult(handle).catch(() => null);
+      if (rolledBack) return rolledBack.status;
+    }
     // Terminated, timed out or failed by a bug: what the search attributes say.
     return this.statusFromDescription(d, null);
   }
@@ -535,7 +649,7 @@ export class SagaClient {
   /** Waits until the saga's current run closes and returns its result. */
   async waitForResult(sagaId: string): Promise<SagaResult> {
     const d = await this.describe(sagaId);
-    return (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
+    return sagaRunResult(this.client.workflow.getHandle(sagaId, d.runId));
   }
 
   /**
@@ -573,9 +687,14 @@ export class SagaClient {
   private async closedState(
     d: WorkflowExecutionDescription,
   ): Promise<{ state: SagaState; message?: string }> {
-    if (d.status.name === 'COMPLETED') {
-      const result = (await this.client.workflow.getHandle(d.workflowId, d.runId).result()) as SagaResult;
-      return { state: result.status.state };
+    if (mayHoldResult(d)) {
+      const result = await sagaRunResult(this.client.workflow.getHandle(d.workflowId, d.runId)).catch(
+        (err: unknown) => {
+          if (d.status.name === 'COMPLETED') throw err;
+          return null; // failed by a bug, not rolled back: read like a terminated run
+        },
+      );
+      if (result) return { state: result.status.state };
     }
     const state = (d.typedSearchAttributes.get(SagaStateKey) as SagaState | undefined) ?? 'PENDING';
     return {
@@ -647,7 +766,11 @@ export class SagaClient {
     }
     if (d.status.name !== 'COMPLETED') {
       const state = await this.closedState(d);
-      throw new SagaStateError(sagaId, state.state, state.message ?? `saga ${sagaId} is ${state.state}`);
+      throw new SagaStateError(
+        sagaId,
+        state.state,
+        state.message ?? `saga ${sagaId} is ${state.state}; only a COMMITTED saga can be compensated`,
+      );
     }
     const committed = (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
     if (committed.status.state !== 'COMMITTED') {
@@ -770,6 +893,16 @@ export class SagaClient {
     );
   }
 
+  /** Whether `runId` is the latest run of `sagaId` (an older one was superseded by an undo run). */
+  private async isLatestRun(sagaId: string, runId: string): Promise<boolean> {
+    try {
+      return (await this.client.workflow.getHandle(sagaId).describe()).runId === runId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** Lists sagas (newest first) by state, name, identity key or trace id, from Temporal visibility. */
   async listSagas(filter: ListSagasFilter = {}): Promise<SagaSummary[]> {
     const clauses = [`${SagaNameKey.name} IS NOT NULL`];
@@ -778,11 +911,31 @@ export class SagaClient {
     if (filter.identityKey) clauses.push(`${IdentityKeyKey.name} = ${quote(filter.identityKey)}`);
     if (filter.traceId) clauses.push(`${TraceIdKey.name} = ${quote(filter.traceId)}`);
     const limit = filter.limit ?? 100;
+    if (!filter.all) {
+      try {
+        return await this.listWhere([...clauses, `${SagaOriginKey.name} IS NULL`], filter, limit);
+      } catch (err) {
+        // A namespace without the SagaOrigin search attribute (registered before it existed):
+        // nothing can be tagged there, so list without the clause.
+        if (!(err instanceof Error) || !err.message.includes(SagaOriginKey.name)) throw err;
+      }
+    }
+    return this.listWhere(clauses, filter, limit);
+  }
+
+  private async listWhere(clauses: string[], filter: ListSagasFilter, limit: number): Promise<SagaSummary[]> {
     const out: SagaSummary[] = [];
+    const seen = new Set<string>();
     for await (const w of this.client.workflow.list({
       query: clauses.join(' AND '),
       pageSize: Math.min(limit, 1000),
     })) {
+      // One row per saga: an undone saga (`compensate`) has two runs under its id, the committed
+      // one and the undo; only its latest run says its state.
+      if (seen.has(w.workflowId)) continue;
+      seen.add(w.workflowId);
+      if (filter.state && w.status.name !== 'RUNNING' && !(await this.isLatestRun(w.workflowId, w.runId)))
+        continue;
       const sa = w.typedSearchAttributes;
       out.push({
         sagaId: w.workflowId,
@@ -792,6 +945,7 @@ export class SagaClient {
         traceId: sa.get(TraceIdKey) ?? null,
         identityKey: sa.get(IdentityKeyKey) ?? null,
         workflowType: w.type,
+        origin: sa.get(SagaOriginKey) ?? null,
         executionStatus: w.status.name,
         startTime: w.startTime,
         closeTime: w.closeTime ?? null,

@@ -120,6 +120,7 @@ export function localOptions(o: ActivityOptions): LocalActivityOptions {
     local.startToCloseTimeout = o.startToCloseTimeout as string | number;
   if (o.retry) local.retry = o.retry;
   if (o.cancellationType !== undefined) local.cancellationType = o.cancellationType;
+  if (o.summary !== undefined) local.summary = o.summary;
   return local;
 }
 

@@ -104,6 +104,12 @@ export interface SagaWorkflowInput {
   };
   /** Test-only tuning of retry intervals. */
   tuning?: ActivityTuning;
+  /**
+   * Set for sagas that are not production traffic (`verify`, `bench`): recorded in the
+   * SAGA_STARTED audit row's payload (the SQL metrics views leave them out) and as the
+   * `SagaOrigin` search attribute (default lists leave them out).
+   */
+  origin?: string;
 }
 
 /** What a saga workflow returns when it closes (COMMITTED, ROLLED_BACK or RESOLVED). */

@@ -18,7 +18,7 @@ import { HttpServiceClient } from '../adapters/http.js';
 import { createDataConverter } from '../blobs/codec.js';
 import type { Backend } from '../activities/backends/types.js';
 import type { CompensationRegistry } from '../activities/compensations.js';
-import { SagaClient } from '../client/index.js';
+import { SagaClient, sagaRunResult } from '../client/index.js';
 import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
@@ -26,7 +26,7 @@ import { builtinCatalog } from '../saga/catalog/index.js';
 import type { Catalog } from '../saga/catalog/types.js';
 import { FailureTypes, type Json, type SagaActivities } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
-import type { SagaResult, SagaStatus } from '../saga/status.js';
+import type { SagaStatus } from '../saga/status.js';
 import { lockWorkflowId } from '../saga/identity.js';
 import { assertValidDefinition } from '../saga/validate.js';
 import { createSagaWorker, type SagaWorker } from '../workers/index.js';
@@ -177,8 +177,15 @@ async function waitSettled(
       await sleep(100);
       continue;
     }
-    if (d.status.name === 'COMPLETED') {
-      return ((await temporal.workflow.getHandle(sagaId, d.runId).result()) as SagaResult).status;
+    if (d.status.name === 'COMPLETED' || d.status.name === 'FAILED') {
+      // A rolled-back saga fails its workflow with its result (src/saga/outcome.ts).
+      const result = await sagaRunResult(temporal.workflow.getHandle(sagaId, d.runId)).catch(
+        (err: unknown) => {
+          if (d.status.name === 'COMPLETED') throw err;
+          return null;
+        },
+      );
+      if (result) return result.status;
     }
     if (d.status.name !== 'RUNNING') return sagas.getStatus(sagaId);
     const s = await sagas.getStatus(sagaId).catch(() => undefined);
@@ -286,7 +293,13 @@ export async function verifyDefinition(
         keys: config.codec.keys,
       }),
     });
-    const sagas = new SagaClient({ client: temporal, taskQueue, catalog, ...(tuning ? { tuning } : {}) });
+    const sagas = new SagaClient({
+      client: temporal,
+      taskQueue,
+      catalog,
+      origin: 'verify',
+      ...(tuning ? { tuning } : {}),
+    });
     const deps: SnapshotDeps = {
       pool: worker.resources.pool,
       neo4j: worker.resources.neo4j,

@@ -25,6 +25,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -60,6 +61,7 @@ import type {
 } from '../saga/definition.js';
 import { lockWorkflowId } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
+import { sagaRolledBackFailure } from '../saga/outcome.js';
 import { entryForStep, push, unwindPlan } from '../saga/stack.js';
 import { canTransition, releasesIdentityLock } from '../saga/states.js';
 import { abortRefusal, failedPhase, operatorRefusal, SAGA_STATE_FAILURE_TYPE } from '../saga/operator.js';
@@ -139,6 +141,14 @@ export const ONE_ACTIVITY_PER_STEP_PATCH = 'polysaga-one-activity-per-step';
  */
 export const ABORT_CANCELS_STEP_PATCH = 'polysaga-abort-cancels-step';
 
+/**
+ * Patch id of "a rolled-back saga fails its workflow": a saga that ends ROLLED_BACK throws a
+ * non-retryable `polysaga.SagaRolledBack` failure carrying its result (src/saga/outcome.ts), so
+ * Temporal and its Web UI show the run as Failed. Checked only when a saga ends ROLLED_BACK
+ * (the marker is the last command but one): sagas whose history ended before it complete.
+ */
+export const ROLLED_BACK_FAILS_WORKFLOW_PATCH = 'polysaga-rolled-back-fails-workflow';
+
 /** An operator request refused in the saga's state (update validators): the client reads the state from `details`. */
 function refused(state: SagaState, message: string): ApplicationFailure {
   return ApplicationFailure.create({
@@ -187,6 +197,18 @@ function describeError(err: unknown): string {
   return String(e);
 }
 
+/** A compensation's name: registered name, or `backend.operation` of an inline one. */
+function compensationName(entry: CompensationEntry): string {
+  return typeof entry.compensation === 'string'
+    ? entry.compensation
+    : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
+}
+
+/** The Web UI summary of a step's activity, e.g. `row: postgres.insert` (kind shown unless compensatable). */
+function stepSummary(step: Pick<NormalizedStep, 'id' | 'backend' | 'operation' | 'kind'>): string {
+  return `${step.id}: ${step.backend}.${step.operation}${step.kind === 'compensatable' ? '' : ` (${step.kind})`}`;
+}
+
 // Workflow time: the Temporal sandbox makes Date deterministic (it is the task's start time).
 function nowIso(): string {
   return new Date().toISOString();
@@ -214,6 +236,7 @@ export class SagaEngine {
   private readonly def: NormalizedDefinition;
   private readonly tuning: ActivityTuning;
   private readonly undo: SagaWorkflowInput['undo'];
+  private readonly origin: string | undefined;
   private readonly status: SagaStatus;
   private stack: CompensationEntry[] = [];
   private seq = 0;
@@ -242,6 +265,7 @@ export class SagaEngine {
     this.def = input.definition;
     this.tuning = input.tuning ?? {};
     this.undo = input.undo;
+    this.origin = input.origin;
     this.acts = proxyActivities<SagaActivities>(RECORD_EVENT_OPTIONS);
     this.lean = patched(ONE_ACTIVITY_PER_STEP_PATCH);
     this.fast = this.lean && this.def.execution === 'fast';
@@ -393,6 +417,40 @@ export class SagaEngine {
     if (!canTransition(from, to)) this.log('error', `unexpected transition ${from} → ${to}`);
     this.status.state = to;
     upsertSearchAttributes([{ key: SagaStateKey, value: to }]);
+    this.refreshDetails();
+  }
+
+  /**
+   * The workflow's current details in the Web UI (`setCurrentDetails`, served by the workflow
+   * metadata query: not in the history, so replay-safe): the state and, for a FAILED saga, the
+   * failed compensations (or step) with their causes and the commands that fit.
+   */
+  private refreshDetails(): void {
+    const s = this.status;
+    const lines = [`**${s.state}**: saga \`${s.name}\`, ${s.completedSteps}/${s.totalSteps} steps done`];
+    if (s.state === 'FAILED') {
+      const failedComps = s.steps.filter((st) => st.state === 'COMPENSATION_FAILED');
+      if (failedComps.length > 0) {
+        lines.push('', 'Failed compensations (the saga waits for an operator):');
+        for (const st of failedComps) {
+          const entry = this.stack.find((e) => e.stepId === st.id);
+          const comp = entry ? compensationName(entry) : 'compensation';
+          lines.push(
+            `- step \`${st.id}\` (${st.backend}.${st.operation}), compensation \`${comp}\`: ${st.compensationError ?? 'failed'}`,
+          );
+        }
+        if (s.error) lines.push('', `Saga error: ${s.error}`);
+      } else {
+        lines.push('', `Step \`${s.failedAt ?? '?'}\` failed after the pivot: ${s.error ?? 'failed'}`);
+      }
+      lines.push(
+        '',
+        `Next: \`polysaga retry ${s.sagaId}\` runs it again; \`polysaga resolve ${s.sagaId} --reason "…"\` closes it after a fix by hand.`,
+      );
+    } else if (s.error) {
+      lines.push('', `Error: ${s.error}`);
+    }
+    setCurrentDetails(lines.join('\n'));
   }
 
   /** An audit row with the next seq. */
@@ -517,6 +575,8 @@ export class SagaEngine {
       {
         ...stepActivityOptions(step, this.tuning),
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        // The Web UI's timeline line (user metadata, not compared on replay).
+        summary: stepSummary(step),
       },
     );
     const input = {
@@ -694,10 +754,7 @@ export class SagaEngine {
   private async compensateOne(entry: CompensationEntry, seqs?: TransitionSeqs): Promise<boolean> {
     const st = this.status.steps.find((s) => s.id === entry.stepId);
     if (st) st.state = 'COMPENSATING';
-    const name =
-      typeof entry.compensation === 'string'
-        ? entry.compensation
-        : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
+    const name = compensationName(entry);
     if (!this.lean)
       await this.event('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: name } });
     try {
@@ -744,7 +801,7 @@ export class SagaEngine {
     const { audit, acts } = this.transition(
       this.newEvent('COMPENSATION_STARTED', input.stepId, { payload: { compensation: name } }, seqs.start),
       seqs.outcome,
-      compensationActivityOptions(this.tuning),
+      { ...compensationActivityOptions(this.tuning), summary: `undo ${input.stepId}: ${name}` },
     );
     return this.withAudit(audit, 'COMPENSATION_FAIL', () => acts.runCompensation({ ...input, audit }));
   }
@@ -816,7 +873,11 @@ export class SagaEngine {
       if (releasesIdentityLock(this.status.state)) await this.releaseLock();
       await condition(allHandlersFinished);
     });
-    return { status: this.snapshot(), definition: this.def, lastSeq: this.seq };
+    const result: SagaResult = { status: this.snapshot(), definition: this.def, lastSeq: this.seq };
+    // Only rolled-back sagas check the patch (a marker in their history, none in the others').
+    if (this.status.state === 'ROLLED_BACK' && patched(ROLLED_BACK_FAILS_WORKFLOW_PATCH))
+      throw sagaRolledBackFailure(result);
+    return result;
   }
 
   private async forward(body: (saga: SagaEngine) => Promise<void>): Promise<void> {
@@ -826,6 +887,7 @@ export class SagaEngine {
         totalSteps: this.status.totalSteps,
         identityKey: this.def.identityKey,
         compensationMode: this.def.compensation.mode,
+        ...(this.origin !== undefined ? { origin: this.origin } : {}),
       },
     });
     this.setState('EXECUTING');

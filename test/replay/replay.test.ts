@@ -117,6 +117,16 @@ describe('replay', () => {
         'typed-document-ingest@v4.json',
         'fast-committed@v4.json',
         'fast-rolled-back@v4.json',
+        // A rolled-back saga fails its workflow (patch polysaga-rolled-back-fails-workflow);
+        // activities carry Web UI summaries.
+        'rolled-back@v5.json',
+        'parallel@v5.json',
+        'failed-retried@v5.json',
+        'abort-before-pivot@v5.json',
+        'abort-retrying-step@v5.json',
+        'cancelled@v5.json',
+        'compensate-committed@v5.json',
+        'fast-rolled-back@v5.json',
       ]),
     );
   });

@@ -5,10 +5,13 @@
  * the identity-key race, and compensateSaga of a committed saga.
  */
 import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityLockedError, SagaClient, SagaStateError } from '../../src/client/index.js';
 import { checkEventSequence } from '../../src/saga/states.js';
+import { lockWorkflowId } from '../../src/saga/identity.js';
+import { SAGA_ROLLED_BACK_FAILURE_TYPE, sagaResultFromFailure } from '../../src/saga/outcome.js';
 import { startFakeSagaHarness, type FakeSagaHarness } from './env.js';
 import { testCatalog } from './catalog.js';
 import { testDefinition } from './definitions.js';
@@ -116,6 +119,44 @@ describe('sagaWorkflow', () => {
     });
   }
 
+  it('a rolled-back saga fails its workflow as polysaga.SagaRolledBack; the client still reads ROLLED_BACK', async () => {
+    const sagaId = id('rolled-back-red');
+    fakes.set(sagaId, { failSteps: ['s2'] });
+    const result = await sagas.executeSaga(def(sagaId, { traceId: `trace-${sagaId}` }));
+    expect(result.status.state).toBe('ROLLED_BACK');
+    expect(result.status.failedAt).toBe('s2');
+    // Temporal (and its Web UI) sees a failed workflow with a stable, non-retryable failure type.
+    const handle = env.client.workflow.getHandle(sagaId);
+    expect((await handle.describe()).status.name).toBe('FAILED');
+    const err = await handle.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(SAGA_ROLLED_BACK_FAILURE_TYPE);
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect((cause as ApplicationFailure).message).toMatch(
+      /rolled back after step s2 failed: .*injected failure/,
+    );
+    expect(sagaResultFromFailure(err)?.status.state).toBe('ROLLED_BACK');
+    // Every reader of the client maps it back: status, wait helper, list, and a refused compensate.
+    expect((await sagas.getStatus(sagaId)).state).toBe('ROLLED_BACK');
+    expect((await sagas.getStatus(sagaId)).failures).toEqual(result.status.failures);
+    expect((await sagas.waitForResult(sagaId)).status.state).toBe('ROLLED_BACK');
+    const listed = await waitFor(
+      () => sagas.listSagas({ traceId: `trace-${sagaId}` }),
+      (l) => l.some((s) => s.sagaId === sagaId && s.executionStatus === 'FAILED'),
+    );
+    expect(listed.find((s) => s.sagaId === sagaId)?.state).toBe('ROLLED_BACK');
+    await expect(sagas.compensateSaga(sagaId)).rejects.toMatchObject({
+      state: 'ROLLED_BACK',
+      message: expect.stringContaining('only a COMMITTED saga can be compensated') as unknown,
+    });
+    await expect(sagas.abortSaga(sagaId)).rejects.toMatchObject({ state: 'ROLLED_BACK' });
+  });
+
   it('compensates in parallel when the definition asks', async () => {
     const sagaId = id('parallel');
     // Each compensation waits until all three have started: only a parallel unwind finishes.
@@ -154,6 +195,16 @@ describe('sagaWorkflow', () => {
       (l) => l.some((s) => s.sagaId === sagaId),
     );
     expect(sa.find((s) => s.sagaId === sagaId)?.executionStatus).toBe('RUNNING');
+    // The Web UI's "current details" (workflow metadata query) name the failed compensation and its cause.
+    const meta = await env.client.workflow
+      .getHandle(sagaId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toMatch(/^\*\*FAILED\*\*/);
+    expect(meta.currentDetails).toMatch(/step `s2` \(\w+\.write\), compensation `[^`]+`: .*injected/);
+    expect(meta.currentDetails).toContain(`polysaga retry ${sagaId}`);
+    const described = await env.client.workflow.getHandle(sagaId).describe();
+    expect(await described.staticSummary()).toBe('saga test-saga: 4 steps (postgres, neo4j, vector, s3)');
+    expect(await described.staticDetails()).toMatch(/^1\. `s1`: postgres\.write, undo `[^`]+`$/m);
 
     // abort means nothing for a saga that already unwound: refused, naming the state and the commands.
     const refused = await sagas.abortSaga(sagaId).then(
@@ -333,6 +384,50 @@ describe('sagaWorkflow', () => {
     expect(events.slice(-2)).toEqual(['COMPENSATION_SUCCESS:s1', 'SAGA_ROLLED_BACK']);
     expect((await sagas.getStatus(sagaId)).state).toBe('ROLLED_BACK');
     await expect(sagas.compensateSaga(sagaId)).rejects.toBeInstanceOf(SagaStateError);
+    // Listed once, in the state after the undo; no longer among the COMMITTED ones.
+    const traceId = committed.status.traceId;
+    const listed = await waitFor(
+      () => sagas.listSagas({ traceId }),
+      (l) => l.some((s) => s.sagaId === sagaId && s.state === 'ROLLED_BACK'),
+    );
+    expect(listed.filter((s) => s.sagaId === sagaId)).toHaveLength(1);
+    expect(listed.find((s) => s.sagaId === sagaId)?.runId).toBe(undo.runId);
+    expect((await sagas.listSagas({ traceId, state: 'COMMITTED' })).map((s) => s.sagaId)).not.toContain(
+      sagaId,
+    );
+    expect((await sagas.listSagas({ traceId, state: 'ROLLED_BACK' })).map((s) => s.sagaId)).toEqual([sagaId]);
+  });
+
+  it('sagas of a client with an origin (verify, bench) are tagged and left out of default lists', async () => {
+    const sagaId = id('origin');
+    const verifyClient = new SagaClient({
+      client: env.client,
+      taskQueue: TASK_QUEUE,
+      catalog: testCatalog,
+      origin: 'verify',
+    });
+    const traceId = `trace-${sagaId}`;
+    expect((await verifyClient.executeSaga(def(sagaId, { traceId }))).status.state).toBe('COMMITTED');
+    // The SAGA_STARTED audit row carries it (the SQL metrics views of migration 0007 leave it out).
+    expect(fakes.eventsOf(sagaId)[0]).toMatchObject({
+      status: 'SAGA_STARTED',
+      payload: { origin: 'verify' },
+    });
+    const all = await waitFor(
+      () => sagas.listSagas({ traceId, all: true }),
+      (l) => l.some((s) => s.sagaId === sagaId),
+    );
+    expect(all.find((s) => s.sagaId === sagaId)).toMatchObject({ origin: 'verify', state: 'COMMITTED' });
+    expect(await sagas.listSagas({ traceId })).toEqual([]);
+    // An untagged saga has no origin.
+    const plain = id('no-origin');
+    await sagas.executeSaga(def(plain, { traceId: `trace-${plain}` }));
+    const listed = await waitFor(
+      () => sagas.listSagas({ traceId: `trace-${plain}` }),
+      (l) => l.length === 1,
+    );
+    expect(listed[0]).toMatchObject({ sagaId: plain, origin: null });
+    expect(fakes.eventsOf(plain)[0]!.payload).not.toHaveProperty('origin');
   });
 
   it('a step after the pivot that fails permanently leaves the saga FAILED; operator retry completes it', async () => {
@@ -432,6 +527,28 @@ describe('identity lock', () => {
     );
     expect(started).not.toBeInstanceOf(Error);
     expect((await sagas.waitForResult(next)).status.state).toBe('COMMITTED');
+    // The lock workflows are in visibility, but the Web UI view `SagaName IS NOT NULL` leaves
+    // them out (docs/web-ui.md), and so does listSagas.
+    const lockId = lockWorkflowId(key);
+    const visible = async (query: string) => {
+      const out: string[] = [];
+      for await (const w of env.client.workflow.list({ query })) out.push(`${w.workflowId}|${w.type}`);
+      return out;
+    };
+    await waitFor(
+      () => visible(`WorkflowId = ${JSON.stringify(lockId)}`),
+      (l) => l.length >= 2,
+    );
+    expect(await visible(`WorkflowId = ${JSON.stringify(lockId)} AND SagaName IS NOT NULL`)).toEqual([]);
+    expect((await visible(`WorkflowId = ${JSON.stringify(lockId)}`))[0]).toBe(
+      `${lockId}|identityLockWorkflow`,
+    );
+    expect((await sagas.listSagas({ identityKey: key })).map((s) => s.workflowType)).toEqual([
+      'sagaWorkflow',
+      'sagaWorkflow',
+    ]);
+    const lock = await env.client.workflow.getHandle(lockId).describe();
+    expect(await lock.staticSummary()).toBe(`identity lock ${key} held by saga ${next}`);
   });
 
   it('a lock whose holder saga was terminated is taken over', async () => {

@@ -259,14 +259,16 @@ export function registerSagaCommands(program: Command): void {
     .option('--name <name>', 'only sagas of this name')
     .option('--identity-key <key>', 'only sagas of this identity key')
     .option('--limit <n>', 'at most this many', '100')
+    .option('--all', 'include sagas started by `polysaga verify` and the bench (left out by default)')
     .option('--json', 'machine-readable output')
-    .description('list sagas (newest first) through Temporal visibility')
+    .description('list sagas (newest first, one row per saga: its latest run) through Temporal visibility')
     .action(
       async (opts: {
         state?: string;
         name?: string;
         identityKey?: string;
         limit: string;
+        all?: boolean;
         json?: boolean;
       }) => {
         if (opts.state && !(SAGA_STATES as readonly string[]).includes(opts.state)) {
@@ -280,6 +282,7 @@ export function registerSagaCommands(program: Command): void {
             ...(opts.state ? { state: opts.state as SagaState } : {}),
             ...(opts.name ? { name: opts.name } : {}),
             ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
+            ...(opts.all ? { all: true } : {}),
             limit,
           });
           if (opts.json) return printJson(rows);
