@@ -3,7 +3,8 @@
  * the data converter (encryption and claim-check codecs, docs/security.md and docs/blobs.md) every
  * polysaga client shares with the worker.
  */
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { trace } from '@opentelemetry/api';
+import { Client, Connection, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import type pg from 'pg';
 import { createPgPool } from '../adapters/postgres.js';
@@ -60,6 +61,24 @@ export function temporalUnreachable(config: Config, err: unknown, timeoutMs?: nu
   );
 }
 
+/**
+ * OpenTelemetry's client interceptor, used only while the caller has an active span: its
+ * `_tracer-data` header is not a payload the codecs see, so without a span polysaga adds no
+ * header (and no client span) to what Temporal stores.
+ */
+export function traceContextInterceptor(): WorkflowClientInterceptor {
+  type Method = (input: unknown, next: (i: unknown) => Promise<unknown>) => Promise<unknown>;
+  const otel = new OpenTelemetryWorkflowClientInterceptor() as unknown as Record<string, unknown>;
+  const wrapped: Record<string, Method> = {};
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(otel))) {
+    const method = otel[name];
+    if (name === 'constructor' || typeof method !== 'function') continue;
+    wrapped[name] = (input, next) =>
+      trace.getActiveSpan() ? (method as Method).call(otel, input, next) : next(input);
+  }
+  return wrapped;
+}
+
 export interface ConnectTemporalClientOptions {
   /**
    * PostgreSQL pool of the blob store (big payloads). Default: a small pool made from
@@ -104,8 +123,8 @@ export async function connectTemporalClient(
       keys: config.codec.keys,
       secrets: new SecretMasker(maskableSecrets(config).values),
     }),
-    // The caller's W3C trace context travels with the start (a no-op without a tracer provider).
-    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+    // The caller's W3C trace context travels with the start, when the caller has a span.
+    interceptors: { workflow: [traceContextInterceptor()] },
   });
   let closed: Promise<void> | undefined;
   return {

@@ -63,12 +63,15 @@ const cases = [
     type: 'documentIngestSaga',
     input: documentIngestExampleInput,
     failAt: 'chunks',
+    // The definition's ids are `${sagaId}`: the typed input carries the generic saga's id there.
+    sagaIdField: 'documentId',
   },
   {
     name: 'wiki-generation',
     type: 'wikiGenerationSaga',
     input: wikiGenerationExampleInput,
     failAt: 'git-snapshot',
+    sagaIdField: undefined,
   },
 ] as const;
 
@@ -95,7 +98,14 @@ describe('typed sagas behave like their definitions', () => {
               name: c.name,
               identityKey,
               traceId: `trace-${suffix}`,
-              args: [{ ...c.input, identityKey, traceId: `trace-${suffix}` }],
+              args: [
+                {
+                  ...c.input,
+                  ...(c.sagaIdField ? { [c.sagaIdField]: genericId } : {}),
+                  identityKey,
+                  traceId: `trace-${suffix}`,
+                },
+              ],
             });
             typedResult = await started.result();
           } catch (e) {
