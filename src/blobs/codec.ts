@@ -55,7 +55,9 @@ export function serializePayload(p: Payload): Uint8Array {
   const metaBytes = Buffer.from(JSON.stringify(meta), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32BE(metaBytes.byteLength);
-  return Buffer.concat([MAGIC, len, metaBytes, p.data ?? new Uint8Array()]);
+  // A payload made in the workflow sandbox may carry its data as a plain array of bytes.
+  const data = p.data instanceof Uint8Array ? p.data : Buffer.from((p.data ?? []) as ArrayLike<number>);
+  return Buffer.concat([MAGIC, len, metaBytes, data]);
 }
 
 /** Inverse of {@link serializePayload}. */

@@ -11,6 +11,7 @@ import {
   CLAIM_CHECK_ENCODING,
   createDataConverter,
   deserializePayload,
+  serializePayload,
   ENCRYPTED_ENCODING,
   EncryptedBlobStore,
   EncryptionCodec,
@@ -189,5 +190,15 @@ describe('createDataConverter with keys', () => {
     const dc = createDataConverter({ store: new MemoryBlobStore(), keys: [] });
     expect(dc.payloadCodecs).toHaveLength(1);
     expect(dc.failureConverterPath).toBeUndefined();
+  });
+});
+
+describe('serializePayload', () => {
+  it('takes data given as a plain array of bytes (payloads made in the workflow sandbox)', () => {
+    const p = toPayload({ marker: MARKER });
+    const asArray = { ...p, data: Array.from(p.data ?? []) } as unknown as Payload;
+    const back = deserializePayload(serializePayload(asArray));
+    expect(text(back.data)).toBe(text(p.data));
+    expect(text(back.metadata?.encoding)).toBe('json/plain');
   });
 });
