@@ -33,6 +33,12 @@ const nodeBuiltins = [
   'zlib',
 ];
 
+/** Nothing under src/ imports examples/: the package must work without them. */
+const examplesPattern = {
+  group: ['**/examples/**'],
+  message: 'src/ must not import examples/ (see docs/architecture.md).',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.stack/**', 'test/replay/histories/**', 'coverage/**'] },
   js.configs.recommended,
@@ -63,6 +69,30 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // Layers (docs/architecture.md): nothing under src/ imports examples/.
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [examplesPattern] }] },
+  },
+  {
+    // Backends sit below activities and workers: they never import them.
+    files: ['src/backends/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            examplesPattern,
+            {
+              group: ['**/activities/**', '**/workers/**', '**/workflows/**', '**/cli/**', '**/recovery/**'],
+              message:
+                'Backends never import activities, workers, workflows, the CLI or recovery (see docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed: it must be deterministic. No Node built-ins, no drivers,
     // no environment, no wall clock or randomness outside Temporal's APIs.
     files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts', 'bench/bare/workflows.ts'],
@@ -78,10 +108,10 @@ export default tseslint.config(
                 message: 'Workflow code must not use Node built-ins (not deterministic).',
               },
             ]),
-            { name: 'pg', message: 'Drivers belong in src/adapters.' },
-            { name: 'neo4j-driver', message: 'Drivers belong in src/adapters.' },
-            { name: 'redis', message: 'Drivers belong in src/adapters.' },
-            { name: 'chromadb', message: 'Drivers belong in src/adapters.' },
+            { name: 'pg', message: 'Drivers belong in src/backends/<name>/adapter.ts.' },
+            { name: 'neo4j-driver', message: 'Drivers belong in src/backends/<name>/adapter.ts.' },
+            { name: 'redis', message: 'Drivers belong in src/backends/<name>/adapter.ts.' },
+            { name: 'chromadb', message: 'Drivers belong in src/backends/<name>/adapter.ts.' },
             {
               name: '@temporalio/client',
               message: 'Workflows talk to Temporal through @temporalio/workflow only.',
@@ -93,16 +123,33 @@ export default tseslint.config(
             { name: '@temporalio/activity', message: 'Activities run outside the workflow sandbox.' },
           ],
           patterns: [
-            { group: ['@aws-sdk/*', '@qdrant/*'], message: 'Drivers belong in src/adapters.' },
             {
-              group: ['**/adapters/**', '**/config/**'],
-              message: 'Workflow code must not reach I/O or configuration.',
+              group: ['@aws-sdk/*', '@qdrant/*'],
+              message: 'Drivers belong in src/backends/<name>/adapter.ts.',
             },
             {
-              group: ['**/activities/**'],
+              group: [
+                '**/activities/**',
+                '**/audit/**',
+                '**/backends/**',
+                '**/blobs/**',
+                '**/cli/**',
+                '**/client/**',
+                '**/config/**',
+                '**/demo/**',
+                '**/observability/**',
+                '**/recovery/**',
+                '**/verify/**',
+                '**/workers/**',
+                '../index.js',
+                '../worker.js',
+                '../paths.js',
+              ],
               allowTypeImports: true,
-              message: 'Import only types from activities.',
+              message:
+                'Workflow and src/saga code imports only src/saga and src/workflows (types excepted): see docs/architecture.md.',
             },
+            examplesPattern,
           ],
         },
       ],

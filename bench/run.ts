@@ -22,8 +22,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
-import { createPgPool } from '../src/adapters/postgres.js';
-import { createRedisClient } from '../src/adapters/redis.js';
+import { createPgPool } from '../src/backends/postgres/adapter.js';
+import { createRedisClient } from '../src/backends/kv/adapter.js';
 import { connectTemporalClient } from '../src/client/index.js';
 import { loadConfig } from '../src/config/index.js';
 import {

@@ -31,7 +31,7 @@ if (process.argv.includes('--if-stale')) {
   const stamp = `${root}dist/.build-stamp`;
   if (
     existsSync(stamp) &&
-    statSync(stamp).mtimeMs >= Math.max(newest(`${root}src`), newest(`${root}examples/services`))
+    statSync(stamp).mtimeMs >= newest(`${root}src`)
   ) {
     process.exit(0);
   }

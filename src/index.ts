@@ -20,14 +20,9 @@ export {
   type BackendResources,
 } from './workers/index.js';
 export { CompensationRegistry, type CompensationHandler } from './activities/compensations.js';
-export type {
-  Backend,
-  OperationContext,
-  OperationHandler,
-  WriteAheadStore,
-} from './activities/backends/index.js';
-export type { Catalog, BackendSpec, OperationSpec, CompensationSpec } from './saga/catalog/types.js';
-export { builtinCatalog } from './saga/catalog/index.js';
+export type { Backend, OperationContext, OperationHandler, WriteAheadStore } from './backends/index.js';
+export type { Catalog, BackendSpec, OperationSpec, CompensationSpec } from './saga/catalog.js';
+export { builtinCatalog } from './backends/catalog.js';
 export {
   loadConfig,
   redactConfig,

@@ -6,9 +6,9 @@
  * `s3_delete_object`, `s3_restore_object`, `kv_delete`, `kv_restore`, `http_request`, …);
  * applications may register their own before the worker starts.
  */
-import type { Backend, CompensationHandler } from './backends/types.js';
+import type { Backend, CompensationHandler } from '../backends/types.js';
 
-export type { CompensationHandler } from './backends/types.js';
+export type { CompensationHandler } from '../backends/types.js';
 
 export class CompensationRegistry {
   private readonly handlers = new Map<string, { backend: string; handler: CompensationHandler }>();

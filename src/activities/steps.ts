@@ -20,12 +20,12 @@ import type {
   SagaActivities,
 } from '../saga/contracts.js';
 import { FailureTypes } from '../saga/contracts.js';
-import type { Catalog } from '../saga/catalog/types.js';
+import type { Catalog } from '../saga/catalog.js';
 import { checkOperationTargets, resolveStoreGuard, type GuardIssue, type StoreGuard } from '../saga/guard.js';
-import type { Backend, OperationContext } from './backends/types.js';
+import type { Backend, OperationContext } from '../backends/types.js';
 import { createCompensationRegistry, type CompensationRegistry } from './compensations.js';
-import { toActivityError } from './errors.js';
-import { fillTemplate } from './backends/template.js';
+import { toActivityError } from '../backends/errors.js';
+import { fillTemplate } from '../backends/template.js';
 
 export interface StepActivityDeps {
   catalog: Catalog;

@@ -9,9 +9,9 @@
  * entry. COMPENSATION_FAIL leaves it on the stack (it still has to be undone).
  */
 import type { CompensationEntry, Json, JsonObject } from '../saga/contracts.js';
+import { COMPENSATION_ENTRY_KEY } from '../saga/stack.js';
 
-/** Key of the STEP_SUCCESS payload that holds the step's compensation stack entry. */
-export const COMPENSATION_ENTRY_KEY = 'compensationEntry';
+export { COMPENSATION_ENTRY_KEY, stepSuccessPayload } from '../saga/stack.js';
 
 /** The fields of an event the rebuild looks at (an {@link AuditEvent} has them). */
 export interface StackEvent {
@@ -24,18 +24,6 @@ export interface StackEvent {
 /** A STEP_SUCCESS payload holds a malformed compensation entry. */
 export class CompensationStackError extends Error {
   override name = 'CompensationStackError';
-}
-
-/**
- * The STEP_SUCCESS payload agreed with the workflow: `{ ...extra, compensationEntry }`.
- * Pure, so workflow code may import it from this module (not from `src/audit/index`, which
- * pulls in pg).
- */
-export function stepSuccessPayload(entry: CompensationEntry | null, extra: JsonObject = {}): JsonObject {
-  return {
-    ...extra,
-    [COMPENSATION_ENTRY_KEY]: entry === null ? null : (JSON.parse(JSON.stringify(entry)) as JsonObject),
-  };
 }
 
 const isObject = (v: Json | undefined): v is JsonObject =>

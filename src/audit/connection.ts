@@ -3,7 +3,7 @@
  * with the first seed's `SAGA_REL_HOST` override) and a clear error when no server answers.
  */
 import pg from 'pg';
-import { createPgPool } from '../adapters/postgres.js';
+import { createPgPool } from '../backends/postgres/adapter.js';
 import type { Config } from '../config/index.js';
 
 function describeCause(cause: unknown): string {

@@ -14,8 +14,8 @@
  * row for vector). The blob is written from that result right after; a retried activity gets
  * the same result from the idempotency record and writes the same blob (a no-op).
  */
-import type { Backend, CompensationHandler, OperationHandler } from '../activities/backends/types.js';
-import { PermanentError } from '../activities/errors.js';
+import type { Backend, CompensationHandler, OperationHandler } from '../backends/types.js';
+import { PermanentError } from '../backends/errors.js';
 import type { CompensateStepInput, Json, JsonObject } from '../saga/contracts.js';
 import { FailureTypes } from '../saga/contracts.js';
 import { BlobConflictError, sha256Hex, type BlobStore } from './store.js';

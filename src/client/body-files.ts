@@ -120,7 +120,7 @@ export async function uploadBodyFiles(
   if (issues.length > 0) throw new InvalidDefinitionError(issues);
 
   // Loaded here so that importing the client stays cheap and free of the S3 SDK.
-  const { createS3Client, removeObject, uploadFile } = await import('../adapters/s3.js');
+  const { createS3Client, removeObject, uploadFile } = await import('../backends/s3/adapter.js');
   const cfg = s3 ?? (await import('../config/index.js')).loadConfig().s3;
   const client = createS3Client(cfg);
   const uploaded: UploadedBodyFile[] = [];

@@ -7,7 +7,7 @@ import { trace } from '@opentelemetry/api';
 import { Client, Connection, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import type pg from 'pg';
-import { createPgPool } from '../adapters/postgres.js';
+import { createPgPool } from '../backends/postgres/adapter.js';
 import { createDataConverter } from '../blobs/codec.js';
 import { SecretMasker } from '../audit/redact.js';
 import { maskableSecrets, type Config } from '../config/index.js';

@@ -18,7 +18,7 @@ import {
 } from '@temporalio/client';
 import type { Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
-import type { Catalog } from '../saga/catalog/types.js';
+import type { Catalog } from '../saga/catalog.js';
 import type { SagaState } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
@@ -290,7 +290,7 @@ export class SagaClient {
   private async getCatalog(): Promise<Catalog> {
     if (!this.catalog) {
       // Loaded on first use so that importing the client stays cheap.
-      const mod = await import('../saga/catalog/index.js');
+      const mod = await import('../backends/catalog.js');
       this.catalog = mod.builtinCatalog;
     }
     return this.catalog;

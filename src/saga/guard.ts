@@ -7,7 +7,7 @@
  * The catalog says which payload fields name a target ({@link OperationSpec.targets}); this
  * module decides, one function per kind of target, whether the target is allowed.
  */
-import type { OperationSpec } from './catalog/types.js';
+import type { OperationSpec } from './catalog.js';
 
 /** A store object that a step operation writes or reads, named by one payload field. */
 export type StoreTarget =

@@ -7,6 +7,20 @@
 import type { CompensationEntry, JsonObject } from './contracts.js';
 import type { CompensationMode, NormalizedStep } from './definition.js';
 
+/** Key of the STEP_SUCCESS payload that holds the step's compensation stack entry. */
+export const COMPENSATION_ENTRY_KEY = 'compensationEntry';
+
+/**
+ * The STEP_SUCCESS payload of a step: `{ ...extra, compensationEntry }`, so that the stack can
+ * be rebuilt from the audit trail (src/audit/compensation-stack.ts) when the workflow is gone.
+ */
+export function stepSuccessPayload(entry: CompensationEntry | null, extra: JsonObject = {}): JsonObject {
+  return {
+    ...extra,
+    [COMPENSATION_ENTRY_KEY]: entry === null ? null : (JSON.parse(JSON.stringify(entry)) as JsonObject),
+  };
+}
+
 /** The stack entry for a step that succeeded with `result`, or `null` when the step is not undone. */
 export function entryForStep(step: NormalizedStep, result: JsonObject): CompensationEntry | null {
   if (step.compensation === null) return null;

@@ -13,7 +13,7 @@
  * no step (or inline compensation) touching polysaga's own objects or an object outside the
  * deployment's allowlists (src/saga/guard.ts, docs/security.md "Guarded stores").
  */
-import type { Catalog } from './catalog/types.js';
+import type { Catalog } from './catalog.js';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
 import {
   defaultIdempotencyKey,

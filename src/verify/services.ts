@@ -1,5 +1,5 @@
 /**
- * The wiki example's HTTP services (examples/services: file store + git snapshot), started
+ * The wiki example's HTTP services (src/demo/services: file store + git snapshot), started
  * in-process by `polysaga verify` when a definition calls the `files` or `git` service and
  * HTTP_SERVICES does not configure it. Both share one temporary projects directory (the
  * snapshot service commits what the file store wrote), removed on close.
@@ -45,7 +45,7 @@ export function missingExampleServices(def: NormalizedDefinition, config: Config
 async function load(name: string): Promise<ServiceModule> {
   // Resolved at run time: the TypeScript source under tsx, the compiled example from dist/.
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const url = new URL(`../../examples/services/${name}.${ext}`, import.meta.url);
+  const url = new URL(`../demo/services/${name}.${ext}`, import.meta.url);
   return (await import(url.href)) as ServiceModule;
 }
 

@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Driver } from 'neo4j-driver';
-import type { HttpServiceClient } from '../adapters/http.js';
-import { quoteIdent, quoteTable } from '../adapters/postgres.js';
-import type { RedisClient } from '../adapters/redis.js';
-import type { VectorEngine, StoredPoint } from '../adapters/vector.js';
+import type { HttpServiceClient } from '../backends/http/adapter.js';
+import { quoteIdent, quoteTable } from '../backends/postgres/adapter.js';
+import type { RedisClient } from '../backends/kv/adapter.js';
+import type { VectorEngine, StoredPoint } from '../backends/vector/adapter.js';
 import type { Json, JsonObject } from '../saga/contracts.js';
 import { stableJson, type NodeKey, type Target, type TargetSpec } from './targets.js';
 

@@ -18,7 +18,7 @@
  *
  * Anything else (custom backends, other HTTP services) is listed as unchecked.
  */
-import type { Catalog } from '../saga/catalog/types.js';
+import type { Catalog } from '../saga/catalog.js';
 import type { JsonObject } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 

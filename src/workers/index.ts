@@ -29,17 +29,17 @@ import {
   withBeforeImagesOutOfBand,
   type BlobStore,
 } from '../blobs/index.js';
-import { createBuiltinBackends, type Backend } from '../activities/backends/index.js';
+import { createBuiltinBackends, type Backend } from '../backends/index.js';
 import { createCompensationRegistry, type CompensationRegistry } from '../activities/compensations.js';
 import { createStepActivities } from '../activities/steps.js';
 import { withTransitions } from '../activities/transitions.js';
-import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../adapters/index.js';
+import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../backends/connect.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
 import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
-import { builtinCatalog } from '../saga/catalog/index.js';
-import type { Catalog } from '../saga/catalog/types.js';
+import { builtinCatalog } from '../backends/catalog.js';
+import type { Catalog } from '../saga/catalog.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
-import { toActivityError } from '../activities/errors.js';
+import { toActivityError } from '../backends/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
 import { createEventStore } from '../audit/event-store.js';
 import { sagaActivityInterceptors } from '../observability/interceptors.js';

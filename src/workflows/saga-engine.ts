@@ -62,7 +62,7 @@ import type {
 import { lockWorkflowId } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import { sagaRolledBackFailure } from '../saga/outcome.js';
-import { entryForStep, push, unwindPlan } from '../saga/stack.js';
+import { entryForStep, push, stepSuccessPayload, unwindPlan } from '../saga/stack.js';
 import { canTransition, releasesIdentityLock } from '../saga/states.js';
 import { abortRefusal, failedPhase, operatorRefusal, SAGA_STATE_FAILURE_TYPE } from '../saga/operator.js';
 import type { ResolveInput, SagaResult, SagaStatus, SagaWorkflowInput, StepStatus } from '../saga/status.js';
@@ -74,7 +74,6 @@ import {
   retryCompensationUpdate,
   statusQuery,
 } from './definitions.js';
-import { stepSuccessPayload } from '../audit/compensation-stack.js';
 
 /** One step as a typed saga writes it: the action (backend operation) and its rollback (compensation). */
 export interface StepSpec {

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../src/adapters/s3.js';
+import { createS3Client } from '../../src/backends/s3/adapter.js';
 import { connectTemporalClient, SagaClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createSagaWorker, type SagaWorker } from '../../src/workers/index.js';

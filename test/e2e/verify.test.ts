@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAuditPool, migrate } from '../../src/audit/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { builtinCatalog } from '../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../src/backends/catalog.js';
 import { assertValidDefinition } from '../../src/saga/validate.js';
 import { createBackendResources } from '../../src/workers/index.js';
 import {

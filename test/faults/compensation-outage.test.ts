@@ -10,7 +10,7 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../src/adapters/s3.js';
+import { createS3Client } from '../../src/backends/s3/adapter.js';
 import type { Config } from '../../src/config/index.js';
 import { polysaga } from '../helpers/cli.js';
 import { checkTrails, trailLines } from '../helpers/trail.js';

@@ -1,4 +1,4 @@
-/** Unit tests of the driver error → activity failure mapping (src/activities/errors.ts). */
+/** Unit tests of the driver error → activity failure mapping (src/backends/errors.ts). */
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,7 +9,7 @@ import {
   ConflictError,
   PermanentError,
   toActivityError,
-} from '../../src/activities/errors.js';
+} from '../../src/backends/errors.js';
 import { FailureTypes } from '../../src/saga/contracts.js';
 
 const transient = { kind: 'transient' };

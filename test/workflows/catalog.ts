@@ -1,6 +1,6 @@
 /** A loose catalog for workflow and replay tests: they are about the engine, not payloads. */
 import { z } from 'zod';
-import type { Catalog } from '../../src/saga/catalog/types.js';
+import type { Catalog } from '../../src/saga/catalog.js';
 
 const loose = z.record(z.string(), z.unknown());
 const backends = ['postgres', 'neo4j', 'vector', 's3', 'http'];

@@ -13,7 +13,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { SagaClient } from '../../src/client/index.js';
-import type { Catalog } from '../../src/saga/catalog/types.js';
+import type { Catalog } from '../../src/saga/catalog.js';
 import { SAGA_SEARCH_ATTRIBUTES } from '../../src/saga/search-attributes.js';
 import { Fakes } from './fakes.js';
 

@@ -1,7 +1,7 @@
 /** `polysaga codec-server`: decodes polysaga payloads for the Temporal Web UI and CLI (docs/security.md). */
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import { createPgPool } from '../../adapters/postgres.js';
+import { createPgPool } from '../../backends/postgres/adapter.js';
 import { ClaimCheckCodec, EncryptionCodec, PgBlobStore } from '../../blobs/index.js';
 import { createCodecServer } from '../../client/codec-server.js';
 import { CliError } from '../errors.js';

@@ -222,7 +222,7 @@ export function registerSagaCommands(program: Command): void {
       const cfg = config();
       const [{ storeGuard }, { builtinCatalog }, { assertValidDefinition }] = await Promise.all([
         import('../../config/index.js'),
-        import('../../saga/catalog/index.js'),
+        import('../../backends/catalog.js'),
         import('../../saga/validate.js'),
       ]);
       const def = assertValidDefinition(readJsonFile(file), builtinCatalog, {

@@ -55,7 +55,7 @@ describe('migrate on a fresh database', () => {
       duration_ms: 'integer',
       created_at: 'timestamp with time zone',
     });
-    // The shape the backends' write-ahead idempotency uses (src/adapters/postgres.ts).
+    // The shape the backends' write-ahead idempotency uses (src/backends/postgres/adapter.ts).
     expect(await columnTypes(db.pool, 'polysaga_idempotency')).toEqual({
       key: 'text',
       result: 'jsonb',

@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
-import { HttpServiceClient } from '../../../src/adapters/http.js';
-import { createHttpBackend } from '../../../src/activities/backends/http.js';
+import { HttpServiceClient } from '../../../src/backends/http/adapter.js';
+import { createHttpBackend } from '../../../src/backends/http/runtime.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes, type JsonObject } from '../../../src/saga/contracts.js';
-import { start as startFileStore } from '../../../examples/services/file-store.js';
-import { start as startGitSnapshot } from '../../../examples/services/git-snapshot.js';
+import { start as startFileStore } from '../../../src/demo/services/file-store.js';
+import { start as startGitSnapshot } from '../../../src/demo/services/git-snapshot.js';
 import { compensationInput, expectFailure, stepInput, uniq } from './helpers.js';
 
 const TOKEN = `tok-${uniq('secret')}`;

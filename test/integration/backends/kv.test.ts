@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import { createRedisClient, RedisAdapter, type RedisClient } from '../../../src/adapters/redis.js';
-import { createKvBackend } from '../../../src/activities/backends/kv.js';
+import { createRedisClient, RedisAdapter, type RedisClient } from '../../../src/backends/kv/adapter.js';
+import { createKvBackend } from '../../../src/backends/kv/runtime.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes } from '../../../src/saga/contracts.js';
 import { compensationInput, expectFailure, stepInput, uniq } from './helpers.js';
 

@@ -5,10 +5,10 @@
 import type { Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import { createNeo4jDriver, Neo4jAdapter } from '../../../src/adapters/neo4j.js';
-import { createNeo4jBackend } from '../../../src/activities/backends/neo4j.js';
+import { createNeo4jDriver, Neo4jAdapter } from '../../../src/backends/neo4j/adapter.js';
+import { createNeo4jBackend } from '../../../src/backends/neo4j/runtime.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes } from '../../../src/saga/contracts.js';
 import { compensationInput, expectFailure, stepInput, uniq } from './helpers.js';
 

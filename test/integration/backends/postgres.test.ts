@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import { createPgPool, PostgresAdapter, type PgPool } from '../../../src/adapters/postgres.js';
-import { createPostgresBackend } from '../../../src/activities/backends/postgres.js';
+import { createPgPool, PostgresAdapter, type PgPool } from '../../../src/backends/postgres/adapter.js';
+import { createPostgresBackend } from '../../../src/backends/postgres/runtime.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes } from '../../../src/saga/contracts.js';
 import { compensationInput, expectFailure, stepInput, uniq } from './helpers.js';
 

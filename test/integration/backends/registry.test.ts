@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import { openAdapters, type Adapters } from '../../../src/adapters/index.js';
-import { createBuiltinBackends } from '../../../src/activities/backends/index.js';
+import { openAdapters, type Adapters } from '../../../src/backends/connect.js';
+import { createBuiltinBackends } from '../../../src/backends/index.js';
 import { createCompensationRegistry } from '../../../src/activities/compensations.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { compensationInput, stepInput, uniq } from './helpers.js';
 
 let adapters: Adapters;

@@ -21,11 +21,11 @@ import {
   createS3Client,
   S3Adapter,
   type BeforeImage,
-} from '../../../src/adapters/s3.js';
-import { createPgPool, PgIdempotencyStore, type PgPool } from '../../../src/adapters/postgres.js';
-import { createS3Backend } from '../../../src/activities/backends/s3.js';
+} from '../../../src/backends/s3/adapter.js';
+import { createPgPool, PgIdempotencyStore, type PgPool } from '../../../src/backends/postgres/adapter.js';
+import { createS3Backend } from '../../../src/backends/s3/runtime.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes, type JsonObject } from '../../../src/saga/contracts.js';
 import { compensationInput, expectFailure, stepInput as baseStepInput, uniq } from './helpers.js';
 

@@ -4,12 +4,12 @@
  * the engine, runs the compensation twice, and runs the step twice with the same key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VectorEngine, StoredPoint } from '../../../src/adapters/vector.js';
-import { createPgPool, PgIdempotencyStore, type PgPool } from '../../../src/adapters/postgres.js';
-import { createVectorBackend } from '../../../src/activities/backends/vector.js';
+import type { VectorEngine, StoredPoint } from '../../../src/backends/vector/adapter.js';
+import { createPgPool, PgIdempotencyStore, type PgPool } from '../../../src/backends/postgres/adapter.js';
+import { createVectorBackend } from '../../../src/backends/vector/runtime.js';
 import { createStepActivities } from '../../../src/activities/steps.js';
 import { loadConfig } from '../../../src/config/index.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes } from '../../../src/saga/contracts.js';
 import { compensationInput, expectFailure, stepInput, uniq } from './helpers.js';
 

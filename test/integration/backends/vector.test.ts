@@ -5,7 +5,7 @@
  * - Qdrant: a real server when QDRANT_URL is set (docker-compose); otherwise skipped, with the reason printed.
  */
 import { describe, expect, it } from 'vitest';
-import { ChromaEngine, QdrantEngine } from '../../../src/adapters/vector.js';
+import { ChromaEngine, QdrantEngine } from '../../../src/backends/vector/adapter.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { startQdrantDouble } from '../../doubles/qdrant-rest-double.js';
 import { describeVectorContract } from './vector-contract.js';

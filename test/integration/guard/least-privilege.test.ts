@@ -14,7 +14,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresAdapter } from '../../../src/adapters/index.js';
+import { PostgresAdapter } from '../../../src/backends/connect.js';
 import { applyLeastPrivilegeRoles, createAuditPool, migrate } from '../../../src/audit/index.js';
 import {
   connectTemporalClient,

@@ -182,7 +182,7 @@ describe('maskActivities', () => {
 describe('a definition holding a configured secret', () => {
   it('is refused by validation, naming the field and not the value', async () => {
     const { validateDefinition } = await import('../../../src/saga/validate.js');
-    const { builtinCatalog } = await import('../../../src/saga/catalog/index.js');
+    const { builtinCatalog } = await import('../../../src/backends/catalog.js');
     const { formatIssue } = await import('../../../src/saga/errors.js');
     const def = {
       name: 'x',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasBodyFiles, uploadBodyFiles } from '../../../src/client/body-files.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { InvalidDefinitionError } from '../../../src/saga/errors.js';
 import { assertValidDefinition } from '../../../src/saga/validate.js';
 

@@ -7,9 +7,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { createStepActivities } from '../../../src/activities/steps.js';
-import type { Backend } from '../../../src/activities/backends/types.js';
+import type { Backend } from '../../../src/backends/types.js';
 import { loadConfig, storeGuard } from '../../../src/config/index.js';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { FailureTypes, type JsonObject } from '../../../src/saga/contracts.js';
 import type { StoreGuard } from '../../../src/saga/guard.js';
 import { validateDefinition } from '../../../src/saga/validate.js';

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { formatIssue, InvalidDefinitionError } from '../../../src/saga/errors.js';
 import { checkValues, MAX_DEPTH, unsafeIntegerLiterals } from '../../../src/saga/input-hygiene.js';
 import { validateDefinition } from '../../../src/saga/validate.js';

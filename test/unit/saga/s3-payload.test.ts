@@ -1,6 +1,6 @@
 /** put_object payloads of the built-in catalog: exactly one of body, source or bodyFile. */
 import { describe, expect, it } from 'vitest';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { validateDefinition } from '../../../src/saga/validate.js';
 
 const saga = (payload: Record<string, unknown>) => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
 import { fillSagaIdPlaceholders } from '../../../src/saga/saga-id-placeholder.js';
 import { assertValidDefinition, validateDefinition } from '../../../src/saga/validate.js';
 

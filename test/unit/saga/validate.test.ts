@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { builtinCatalog } from '../../../src/saga/catalog/index.js';
-import type { Catalog } from '../../../src/saga/catalog/types.js';
+import { builtinCatalog } from '../../../src/backends/catalog.js';
+import type { Catalog } from '../../../src/saga/catalog.js';
 import { InvalidDefinitionError } from '../../../src/saga/errors.js';
 import {
   assertValidDefinition,
