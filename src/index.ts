@@ -18,9 +18,23 @@ export {
   type SagaWorkerOptions,
   type SagaActivitiesOptions,
   type BackendResources,
+  type BackendResourcesOptions,
 } from './workers/index.js';
 export { CompensationRegistry, type CompensationHandler } from './activities/compensations.js';
 export type { Backend, OperationContext, OperationHandler, WriteAheadStore } from './backends/index.js';
+export {
+  builtinBackends,
+  connectBackend,
+  defineBackend,
+  op,
+  toBackend,
+  type BackendDefinition,
+  type BackendDefinitionInput,
+  type BackendHandlers,
+  type ConnectContext,
+} from './backends/index.js';
+export { builtinCatalogs } from './backends/catalog.js';
+export { catalogOf, type BackendCatalog } from './saga/catalog.js';
 export type { Catalog, BackendSpec, OperationSpec, CompensationSpec } from './saga/catalog.js';
 export { builtinCatalog } from './backends/catalog.js';
 export {

@@ -2,5 +2,18 @@
 export * from './workers/index.js';
 export { CompensationRegistry, type CompensationHandler } from './activities/compensations.js';
 export type { Backend, OperationContext, OperationHandler, WriteAheadStore } from './backends/index.js';
+export {
+  builtinBackends,
+  connectBackend,
+  defineBackend,
+  op,
+  toBackend,
+  type BackendDefinition,
+  type BackendDefinitionInput,
+  type BackendHandlers,
+  type ConnectContext,
+} from './backends/index.js';
+export { builtinCatalogs } from './backends/catalog.js';
+export { catalogOf, type BackendCatalog } from './saga/catalog.js';
 export { loadConfig, ConfigError, type Config } from './config/index.js';
 export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';

@@ -1,32 +1,26 @@
 /**
- * The built-in operation catalog: every backend, its operations with zod payload schemas and
- * default compensations, and every registered compensation name. Pure: no drivers.
+ * The built-in catalog: the pure half (src/saga/catalog.ts, `BackendCatalog`) of every built-in
+ * backend, collected. Pure: zod schemas and data, no drivers, so the client and the CLI validate
+ * definitions with it without connecting to anything.
  */
-import type { Catalog } from '../saga/catalog.js';
-import { postgresBackend, postgresCompensations } from './postgres/catalog.js';
-import { neo4jBackend, neo4jCompensations } from './neo4j/catalog.js';
-import { s3Backend, s3Compensations } from './s3/catalog.js';
-import { vectorBackend, vectorCompensations } from './vector/catalog.js';
-import { kvBackend, kvCompensations } from './kv/catalog.js';
-import { httpBackend, httpCompensations } from './http/catalog.js';
+import { catalogOf, type BackendCatalog, type Catalog } from '../saga/catalog.js';
+import { postgresCatalog } from './postgres/catalog.js';
+import { neo4jCatalog } from './neo4j/catalog.js';
+import { s3Catalog } from './s3/catalog.js';
+import { vectorCatalog } from './vector/catalog.js';
+import { kvCatalog } from './kv/catalog.js';
+import { httpCatalog } from './http/catalog.js';
 
 export type { Catalog, BackendSpec, OperationSpec, CompensationSpec } from '../saga/catalog.js';
 
-export const builtinCatalog: Catalog = {
-  backends: {
-    postgres: postgresBackend,
-    neo4j: neo4jBackend,
-    s3: s3Backend,
-    vector: vectorBackend,
-    kv: kvBackend,
-    http: httpBackend,
-  },
-  compensations: {
-    ...postgresCompensations,
-    ...neo4jCompensations,
-    ...s3Compensations,
-    ...vectorCompensations,
-    ...kvCompensations,
-    ...httpCompensations,
-  },
-};
+/** postgres, neo4j, s3, vector, kv and http, in that order. */
+export const builtinCatalogs: readonly BackendCatalog[] = [
+  postgresCatalog,
+  neo4jCatalog,
+  s3Catalog,
+  vectorCatalog,
+  kvCatalog,
+  httpCatalog,
+];
+
+export const builtinCatalog: Catalog = catalogOf(builtinCatalogs);

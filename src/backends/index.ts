@@ -1,5 +1,6 @@
 /**
- * The built-in backends over opened adapters, and the step activities over them.
+ * The built-in backends (each defined with `defineBackend`, src/backends/define.ts) and the
+ * step activities over them.
  *
  * ```ts
  * const adapters = await openAdapters(config, { pool });
@@ -9,13 +10,14 @@
  * ```
  */
 import type { Adapters } from './connect.js';
-import { createHttpBackend } from './http/runtime.js';
-import { createKvBackend } from './kv/runtime.js';
-import { createNeo4jBackend } from './neo4j/runtime.js';
-import { createPostgresBackend } from './postgres/runtime.js';
-import { createS3Backend } from './s3/runtime.js';
+import { toBackend, type BackendDefinition, type BackendHandlers } from './define.js';
+import { createHttpBackend, httpBackend } from './http/runtime.js';
+import { createKvBackend, kvBackend } from './kv/runtime.js';
+import { createNeo4jBackend, neo4jBackend } from './neo4j/runtime.js';
+import { createPostgresBackend, postgresBackend } from './postgres/runtime.js';
+import { createS3Backend, s3Backend } from './s3/runtime.js';
 import type { Backend } from './types.js';
-import { createVectorBackend } from './vector/runtime.js';
+import { createVectorBackend, vectorBackend } from './vector/runtime.js';
 
 export type {
   Backend,
@@ -25,6 +27,16 @@ export type {
   WriteAheadStore,
 } from './types.js';
 export {
+  connectBackend,
+  defineBackend,
+  toBackend,
+  type BackendDefinition,
+  type BackendDefinitionInput,
+  type BackendHandlers,
+  type ConnectContext,
+} from './define.js';
+export { op } from './types.js';
+export {
   createHttpBackend,
   createKvBackend,
   createNeo4jBackend,
@@ -33,14 +45,17 @@ export {
   createVectorBackend,
 };
 
-/** postgres, neo4j, s3, vector, kv and http, in that order. */
-export function createBuiltinBackends(adapters: Omit<Adapters, 'close' | 'pool' | 'stepPool'>): Backend[] {
-  return [
-    createPostgresBackend(adapters.postgres),
-    createNeo4jBackend(adapters.neo4j),
-    createS3Backend(adapters.s3),
-    createVectorBackend(adapters.vector, adapters.idempotency),
-    createKvBackend(adapters.kv),
-    createHttpBackend(adapters.http),
-  ];
+/** The built-in backend definitions: postgres, neo4j, s3, vector, kv and http, in that order. */
+export const builtinBackends = [
+  postgresBackend,
+  neo4jBackend,
+  s3Backend,
+  vectorBackend,
+  kvBackend,
+  httpBackend,
+] as const satisfies readonly BackendDefinition<BackendHandlers>[];
+
+/** The built-in backends connected over the worker's clients, in the order of {@link builtinBackends}. */
+export function createBuiltinBackends(adapters: Omit<Adapters, 'close'>): Backend[] {
+  return builtinBackends.map((d) => toBackend(d, d.connect({ adapters })));
 }

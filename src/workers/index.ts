@@ -36,8 +36,9 @@ import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../backends/connect.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
 import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
-import { builtinCatalog } from '../backends/catalog.js';
-import type { Catalog } from '../saga/catalog.js';
+import { builtinCatalogs } from '../backends/catalog.js';
+import { connectBackend, type BackendDefinition } from '../backends/define.js';
+import { catalogOf, type Catalog } from '../saga/catalog.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../backends/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
@@ -134,21 +135,54 @@ export interface BackendResources {
    * `config.codec.keys` is set (docs/security.md).
    */
   beforeImages: BlobStore;
-  /** The built-in backends; postgres, kv, neo4j and vector keep their before-images in `blobs`. */
+  /**
+   * The built-in backends, then those of `backendDefinitions`; postgres, kv, neo4j and vector
+   * keep their before-images in `blobs`.
+   */
   backends: Backend[];
+  /** The catalog of {@link backends}: the built-in one plus the defined backends' catalogs. */
+  catalog: Catalog;
   close(): Promise<void>;
+}
+
+export interface BackendResourcesOptions {
+  /** Backends of your own (`defineBackend`), connected after the built-in ones and closed with them. */
+  backendDefinitions?: readonly BackendDefinition[];
 }
 
 /**
  * Builds the clients and backend modules from configuration. PostgreSQL also holds the
  * audit table and the write-ahead idempotency records of S3 and vector operations.
  */
-export async function createBackendResources(config: Config): Promise<BackendResources> {
+export async function createBackendResources(
+  config: Config,
+  options: BackendResourcesOptions = {},
+): Promise<BackendResources> {
   let adapters: Adapters;
   try {
     adapters = await openAdapters(config);
   } catch (err) {
     throw new Error(`cannot open the backend clients: ${(err as Error).message}`, { cause: err });
+  }
+  const definitions = options.backendDefinitions ?? [];
+  let catalog: Catalog;
+  const connected: Awaited<ReturnType<typeof connectBackend>>[] = [];
+  const closeAll = async () => {
+    await Promise.allSettled(connected.map((c) => c.close()));
+    await adapters.close();
+  };
+  try {
+    catalog = catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]);
+    for (const d of definitions) {
+      try {
+        connected.push(await connectBackend(d, { adapters, config }));
+      } catch (err) {
+        throw new Error(`cannot connect backend "${d.name}": ${(err as Error).message}`, { cause: err });
+      }
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
   }
   const blobs = new PgBlobStore(adapters.pool);
   const beforeImages = beforeImageStore(blobs, config);
@@ -161,8 +195,12 @@ export async function createBackendResources(config: Config): Promise<BackendRes
     adapters,
     blobs,
     beforeImages,
-    backends: createBuiltinBackends(adapters).map((b) => withBeforeImagesOutOfBand(b, beforeImages)),
-    close: () => adapters.close(),
+    backends: [
+      ...createBuiltinBackends(adapters).map((b) => withBeforeImagesOutOfBand(b, beforeImages)),
+      ...connected.map((c) => c.backend),
+    ],
+    catalog,
+    close: closeAll,
   };
 }
 
@@ -174,7 +212,7 @@ export function beforeImageStore(blobs: BlobStore, config: Config): BlobStore {
 }
 
 export interface SagaActivitiesOptions {
-  /** Operation catalog used to validate payloads (default: the built-in one plus nothing). */
+  /** Operation catalog used to validate payloads (default: `resources.catalog`). */
   catalog?: Catalog;
   /** Extra backends (custom); their operations must be in `catalog`. */
   backends?: Backend[];
@@ -195,7 +233,7 @@ export function createActivities(
   const compensations = createCompensationRegistry(backends);
   options.registerCompensations?.(compensations);
   const steps = createStepActivities({
-    catalog: options.catalog ?? builtinCatalog,
+    catalog: options.catalog ?? resources.catalog,
     backends,
     compensations,
     guard: storeGuard(config),
@@ -219,7 +257,7 @@ export function createActivities(
   );
 }
 
-export interface SagaWorkerOptions extends SagaActivitiesOptions {
+export interface SagaWorkerOptions extends SagaActivitiesOptions, BackendResourcesOptions {
   config?: Config;
   /** Override the task queue of the configuration. */
   taskQueue?: string;
@@ -286,7 +324,7 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
     );
   let resources: BackendResources;
   try {
-    resources = await createBackendResources(config);
+    resources = await createBackendResources(config, options);
   } catch (err) {
     await connection.close();
     throw err;

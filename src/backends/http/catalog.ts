@@ -1,6 +1,7 @@
 /** Catalog of the `http` backend (pure zod): requests to configured internal services. */
 import { z } from 'zod';
-import type { BackendSpec } from '../../saga/catalog.js';
+import type { BackendCatalog } from '../../saga/catalog.js';
+import { HTTP_STEP_OPTIONS } from '../../saga/activity-options.js';
 
 const method = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const path = z.string().regex(/^\/[^\s]*$/, 'must start with / and contain no spaces');
@@ -37,7 +38,9 @@ export const httpRequestPayload = httpRequestSpec.extend({
 export type HttpRequestSpec = z.infer<typeof httpRequestSpec>;
 export type HttpRequestPayload = z.infer<typeof httpRequestPayload>;
 
-export const httpBackend: BackendSpec = {
+export const httpCatalog = {
+  name: 'http',
+  retry: HTTP_STEP_OPTIONS,
   operations: {
     request: {
       payload: httpRequestPayload,
@@ -46,12 +49,10 @@ export const httpBackend: BackendSpec = {
         'One request to a configured service with Idempotency-Key and internal auth headers; result holds status and body.',
     },
   },
-};
-
-export const httpCompensations = {
-  http_request: {
-    backend: 'http',
-    description:
-      "Runs the step payload's `undo` request ({{result.…}} placeholders filled); 404 counts as already undone.",
+  compensations: {
+    http_request: {
+      description:
+        "Runs the step payload's `undo` request ({{result.…}} placeholders filled); 404 counts as already undone.",
+    },
   },
-};
+} satisfies BackendCatalog;

@@ -14,6 +14,8 @@ import { FailureTypes } from '../../saga/contracts.js';
 import { PermanentError } from '../errors.js';
 import { fillTemplate } from '../template.js';
 import { op, type Backend } from '../types.js';
+import { defineBackend } from '../define.js';
+import { httpCatalog } from './catalog.js';
 
 export function createHttpBackend(client: HttpServiceClient): Backend {
   return {
@@ -59,3 +61,9 @@ export function createHttpBackend(client: HttpServiceClient): Backend {
     },
   };
 }
+
+/** The `http` backend: its catalog and handlers over the worker's http client. */
+export const httpBackend = defineBackend({
+  ...httpCatalog,
+  connect: ({ adapters }) => createHttpBackend(adapters.http),
+});

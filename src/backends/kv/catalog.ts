@@ -1,6 +1,7 @@
 /** Catalog of the `kv` (Redis) backend (pure zod). */
 import { z } from 'zod';
-import type { BackendSpec } from '../../saga/catalog.js';
+import type { BackendCatalog } from '../../saga/catalog.js';
+import { KV_STEP_OPTIONS } from '../../saga/activity-options.js';
 import type { StoreTarget } from '../../saga/guard.js';
 
 const key = z.string().min(1).max(1024);
@@ -16,7 +17,9 @@ export type KvDeletePayload = z.infer<typeof kvDeletePayload>;
 
 const keyTarget = (p: { key: string }): StoreTarget[] => [{ kind: 'key', field: 'key', key: p.key }];
 
-export const kvBackend: BackendSpec = {
+export const kvCatalog = {
+  name: 'kv',
+  retry: KV_STEP_OPTIONS,
   operations: {
     set: {
       payload: kvSetPayload,
@@ -31,12 +34,10 @@ export const kvBackend: BackendSpec = {
       description: 'DEL a key; result holds the old value and ttl (before-image).',
     },
   },
-};
-
-export const kvCompensations = {
-  kv_delete: { backend: 'kv', description: 'Deletes the key a step set, unless its value changed since.' },
-  kv_restore: {
-    backend: 'kv',
-    description: 'Puts the old value and ttl back (or deletes a new key), unless it changed since.',
+  compensations: {
+    kv_delete: { description: 'Deletes the key a step set, unless its value changed since.' },
+    kv_restore: {
+      description: 'Puts the old value and ttl back (or deletes a new key), unless it changed since.',
+    },
   },
-};
+} satisfies BackendCatalog;

@@ -8,6 +8,8 @@
 import type { KvDeletePayload, KvSetPayload } from './catalog.js';
 import type { KvChange, RedisAdapter } from './adapter.js';
 import { op, type Backend } from '../types.js';
+import { defineBackend } from '../define.js';
+import { kvCatalog } from './catalog.js';
 
 export function createKvBackend(adapter: RedisAdapter): Backend {
   return {
@@ -22,3 +24,9 @@ export function createKvBackend(adapter: RedisAdapter): Backend {
     },
   };
 }
+
+/** The `kv` backend: its catalog and handlers over the worker's kv client. */
+export const kvBackend = defineBackend({
+  ...kvCatalog,
+  connect: ({ adapters }) => createKvBackend(adapters.kv),
+});

@@ -1,6 +1,7 @@
 /** Catalog of the `neo4j` backend (pure zod). */
 import { z } from 'zod';
-import type { BackendSpec } from '../../saga/catalog.js';
+import type { BackendCatalog } from '../../saga/catalog.js';
+import { NEO4J_STEP_OPTIONS } from '../../saga/activity-options.js';
 import { identifier } from '../schemas.js';
 import type { StoreTarget } from '../../saga/guard.js';
 
@@ -52,7 +53,9 @@ export type NodeRef = z.infer<typeof nodeRef>;
 const label = (field: string, value: string): StoreTarget => ({ kind: 'label', field, label: value });
 const refTarget = (p: { label: string }): StoreTarget[] => [label('label', p.label)];
 
-export const neo4jBackend: BackendSpec = {
+export const neo4jCatalog = {
+  name: 'neo4j',
+  retry: NEO4J_STEP_OPTIONS,
   operations: {
     create_node: {
       payload: createNodePayload,
@@ -90,17 +93,14 @@ export const neo4jBackend: BackendSpec = {
         'DETACH DELETE the node; result holds its labels, properties and relationships (before-image).',
     },
   },
-};
-
-export const neo4jCompensations = {
-  graph_delete_node: {
-    backend: 'neo4j',
-    description: 'Deletes (detach) the node a step created, unless it changed since.',
+  compensations: {
+    graph_delete_node: {
+      description: 'Deletes (detach) the node a step created, unless it changed since.',
+    },
+    graph_restore_node: {
+      description:
+        'Restores the node before-image: old properties, re-create a deleted node, or delete a merged-in node.',
+    },
+    graph_delete_relationship: { description: 'Deletes the relationship a step created.' },
   },
-  graph_restore_node: {
-    backend: 'neo4j',
-    description:
-      'Restores the node before-image: old properties, re-create a deleted node, or delete a merged-in node.',
-  },
-  graph_delete_relationship: { backend: 'neo4j', description: 'Deletes the relationship a step created.' },
-};
+} satisfies BackendCatalog;

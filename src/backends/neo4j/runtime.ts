@@ -14,6 +14,8 @@ import type {
 } from './catalog.js';
 import type { Neo4jAdapter, NodeChange, RelationshipChange } from './adapter.js';
 import { op, type Backend } from '../types.js';
+import { defineBackend } from '../define.js';
+import { neo4jCatalog } from './catalog.js';
 
 export function createNeo4jBackend(adapter: Neo4jAdapter): Backend {
   return {
@@ -40,3 +42,9 @@ export function createNeo4jBackend(adapter: Neo4jAdapter): Backend {
     },
   };
 }
+
+/** The `neo4j` backend: its catalog and handlers over the worker's neo4j client. */
+export const neo4jBackend = defineBackend({
+  ...neo4jCatalog,
+  connect: ({ adapters }) => createNeo4jBackend(adapters.neo4j),
+});

@@ -1,6 +1,7 @@
 /** Catalog of the `postgres` backend (pure zod). */
 import { z } from 'zod';
-import type { BackendSpec } from '../../saga/catalog.js';
+import type { BackendCatalog } from '../../saga/catalog.js';
+import { POSTGRES_STEP_OPTIONS } from '../../saga/activity-options.js';
 import { identifier } from '../schemas.js';
 import type { StoreTarget } from '../../saga/guard.js';
 
@@ -42,7 +43,9 @@ const tableTarget = (p: { table: string }): StoreTarget[] => [
   { kind: 'table', field: 'table', table: p.table },
 ];
 
-export const postgresBackend: BackendSpec = {
+export const postgresCatalog = {
+  name: 'postgres',
+  retry: POSTGRES_STEP_OPTIONS,
   operations: {
     insert: {
       payload: pgInsertPayload,
@@ -70,16 +73,13 @@ export const postgresBackend: BackendSpec = {
       description: 'DELETE the row identified by key; result holds the deleted row (before-image).',
     },
   },
-};
-
-export const postgresCompensations = {
-  relational_delete: {
-    backend: 'postgres',
-    description: 'Deletes the row a step inserted, unless it changed since.',
+  compensations: {
+    relational_delete: {
+      description: 'Deletes the row a step inserted, unless it changed since.',
+    },
+    relational_restore: {
+      description:
+        'Puts the before-image back (restores, re-inserts or deletes), unless the row changed since.',
+    },
   },
-  relational_restore: {
-    backend: 'postgres',
-    description:
-      'Puts the before-image back (restores, re-inserts or deletes), unless the row changed since.',
-  },
-};
+} satisfies BackendCatalog;

@@ -11,6 +11,8 @@ import type { PostgresAdapter, RowChange } from './adapter.js';
 import { PermanentError } from '../errors.js';
 import { FailureTypes } from '../../saga/contracts.js';
 import { op, type Backend } from '../types.js';
+import { defineBackend } from '../define.js';
+import { postgresCatalog } from './catalog.js';
 
 function rowChange(result: JsonObject): RowChange {
   if (typeof result.table !== 'string' || !('before' in result) || !('after' in result)) {
@@ -38,3 +40,9 @@ export function createPostgresBackend(adapter: PostgresAdapter): Backend {
     },
   };
 }
+
+/** The `postgres` backend: its catalog and handlers over the worker's postgres client. */
+export const postgresBackend = defineBackend({
+  ...postgresCatalog,
+  connect: ({ adapters }) => createPostgresBackend(adapters.postgres),
+});

@@ -1,6 +1,7 @@
 /** Catalog of the `s3` backend (pure zod). */
 import { z } from 'zod';
-import type { BackendSpec } from '../../saga/catalog.js';
+import type { BackendCatalog } from '../../saga/catalog.js';
+import { S3_STEP_OPTIONS } from '../../saga/activity-options.js';
 import type { StoreTarget } from '../../saga/guard.js';
 
 const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name');
@@ -59,7 +60,9 @@ const object = (
   access: 'write' | 'read',
 ): StoreTarget => ({ kind: 'object', field, bucket, key, access });
 
-export const s3Backend: BackendSpec = {
+export const s3Catalog = {
+  name: 's3',
+  retry: S3_STEP_OPTIONS,
   operations: {
     put_object: {
       payload: s3PutPayload,
@@ -88,16 +91,13 @@ export const s3Backend: BackendSpec = {
         'COPY sourceKey to key (server-side); result holds a reference to the old target (before-image) if one existed.',
     },
   },
-};
-
-export const s3Compensations = {
-  s3_delete_object: {
-    backend: 's3',
-    description: 'Deletes the object a step wrote, unless it changed since.',
+  compensations: {
+    s3_delete_object: {
+      description: 'Deletes the object a step wrote, unless it changed since.',
+    },
+    s3_restore_object: {
+      description:
+        'Copies the before-image back (server-side, verified by size and ETag), or deletes the object if there was none, unless it changed since.',
+    },
   },
-  s3_restore_object: {
-    backend: 's3',
-    description:
-      'Copies the before-image back (server-side, verified by size and ETag), or deletes the object if there was none, unless it changed since.',
-  },
-};
+} satisfies BackendCatalog;

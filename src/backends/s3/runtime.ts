@@ -11,6 +11,8 @@ import type { ObjectChange, S3Adapter } from './adapter.js';
 import { PermanentError } from '../errors.js';
 import { FailureTypes, type JsonObject } from '../../saga/contracts.js';
 import { op, type Backend } from '../types.js';
+import { defineBackend } from '../define.js';
+import { s3Catalog } from './catalog.js';
 
 function change(result: JsonObject): ObjectChange {
   if (
@@ -41,3 +43,9 @@ export function createS3Backend(adapter: S3Adapter): Backend {
     },
   };
 }
+
+/** The `s3` backend: its catalog and handlers over the worker's s3 client. */
+export const s3Backend = defineBackend({
+  ...s3Catalog,
+  connect: ({ adapters }) => createS3Backend(adapters.s3),
+});

@@ -1,6 +1,7 @@
 /** Catalog of the `vector` backend (pure zod). Engines: Qdrant and Chroma. */
 import { z } from 'zod';
-import type { BackendSpec } from '../../saga/catalog.js';
+import type { BackendCatalog } from '../../saga/catalog.js';
+import { VECTOR_STEP_OPTIONS } from '../../saga/activity-options.js';
 import type { StoreTarget } from '../../saga/guard.js';
 
 const collection = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{1,62}$/, 'not a valid collection name');
@@ -30,7 +31,9 @@ const collectionTarget = (p: { collection: string }): StoreTarget[] => [
   { kind: 'collection', field: 'collection', collection: p.collection },
 ];
 
-export const vectorBackend: BackendSpec = {
+export const vectorCatalog = {
+  name: 'vector',
+  retry: VECTOR_STEP_OPTIONS,
   operations: {
     upsert: {
       payload: vectorUpsertPayload,
@@ -47,13 +50,11 @@ export const vectorBackend: BackendSpec = {
         'Delete points by ids or by metadata filter; result holds the deleted points (before-image).',
     },
   },
-};
-
-export const vectorCompensations = {
-  vector_delete_chunks: {
-    backend: 'vector',
-    description:
-      'Deletes the points a step upserted (restoring any that existed before), unless they changed since.',
+  compensations: {
+    vector_delete_chunks: {
+      description:
+        'Deletes the points a step upserted (restoring any that existed before), unless they changed since.',
+    },
+    vector_restore_points: { description: 'Re-inserts the points a step deleted.' },
   },
-  vector_restore_points: { backend: 'vector', description: 'Re-inserts the points a step deleted.' },
-};
+} satisfies BackendCatalog;

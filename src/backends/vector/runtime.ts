@@ -16,6 +16,8 @@ import { FailureTypes } from '../../saga/contracts.js';
 import { ConflictError, PermanentError } from '../errors.js';
 import { jsonEqual } from '../json.js';
 import { op, type Backend, type WriteAheadStore } from '../types.js';
+import { defineBackend } from '../define.js';
+import { vectorCatalog } from './catalog.js';
 
 /** Result of a vector operation: before- and after-image of every point it touched. */
 export interface PointsChange extends JsonObject {
@@ -150,3 +152,9 @@ export function createVectorBackend(engine: VectorEngine, idempotency: WriteAhea
     },
   };
 }
+
+/** The `vector` backend: its catalog and handlers over the worker's vector client. */
+export const vectorBackend = defineBackend({
+  ...vectorCatalog,
+  connect: ({ adapters }) => createVectorBackend(adapters.vector, adapters.idempotency),
+});
