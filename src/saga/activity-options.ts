@@ -132,12 +132,34 @@ export interface ActivityTuning {
   compensationAttempts?: number;
 }
 
+/**
+ * The options of a backend the workflow has no entry for: {@link CUSTOM_STEP_OPTIONS}, overridden
+ * by the backend's own `retry` option when its steps carry it (`defaults`).
+ */
+function definedBackendOptions(defaults: NormalizedStep['defaults']): ActivityOptions {
+  if (defaults === undefined) return CUSTOM_STEP_OPTIONS;
+  return {
+    ...CUSTOM_STEP_OPTIONS,
+    ...(defaults.startToCloseTimeout !== undefined
+      ? { startToCloseTimeout: defaults.startToCloseTimeout as string }
+      : {}),
+    retry: {
+      ...CUSTOM_STEP_OPTIONS.retry,
+      ...defaults.retry,
+      nonRetryableErrorTypes: [
+        ...NON_RETRYABLE_FAILURE_TYPES,
+        ...(defaults.retry?.nonRetryableErrorTypes ?? []),
+      ],
+    },
+  };
+}
+
 /** The activity options of one forward step: its backend's defaults, then the step's overrides. */
 export function stepActivityOptions(
-  step: Pick<NormalizedStep, 'backend' | 'kind' | 'retry' | 'timeout'>,
+  step: Pick<NormalizedStep, 'backend' | 'kind' | 'retry' | 'timeout' | 'defaults'>,
   tuning: ActivityTuning = {},
 ): ActivityOptions {
-  const base = BACKEND_STEP_OPTIONS[step.backend] ?? CUSTOM_STEP_OPTIONS;
+  const base = BACKEND_STEP_OPTIONS[step.backend] ?? definedBackendOptions(step.defaults);
   const retry: RetryPolicy = { ...base.retry };
   // Retriable steps (after the pivot) retry until they succeed.
   // (Temporal: an absent maximumAttempts means unlimited.)

@@ -25,6 +25,8 @@ export interface OperationSpec {
 
 export interface BackendSpec {
   operations: Record<string, OperationSpec>;
+  /** Default activity options of its forward steps (see {@link BackendCatalog.retry}). */
+  retry?: ActivityOptions;
 }
 
 /** Registered compensation names and the backend each one applies to. */
@@ -64,7 +66,7 @@ export function catalogOf(backends: readonly BackendCatalog[]): Catalog {
   const catalog: Catalog = { backends: {}, compensations: {} };
   for (const b of backends) {
     if (catalog.backends[b.name] !== undefined) throw new Error(`backend "${b.name}" is defined twice`);
-    catalog.backends[b.name] = { operations: b.operations };
+    catalog.backends[b.name] = { operations: b.operations, ...(b.retry ? { retry: b.retry } : {}) };
     for (const [name, c] of Object.entries(b.compensations)) {
       const owner = catalog.compensations[name];
       if (owner !== undefined)

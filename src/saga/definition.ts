@@ -5,6 +5,7 @@
  * Pure: zod only, no I/O. The JSON Schema in `schema/saga-definition.schema.json` is generated
  * from {@link sagaDefinitionSchema} by `scripts/generate-definition-schema.ts`.
  */
+import type { RetryPolicy } from '@temporalio/common';
 import { z } from 'zod';
 import { STEP_KINDS } from './contracts.js';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
@@ -116,6 +117,12 @@ export interface NormalizedStep {
   kind: StepKind;
   retry?: RetryOverride;
   timeout?: string;
+  /**
+   * Default activity options of a backend defined with `defineBackend` (its `retry` option),
+   * resolved by the client from its catalog; `retry` and `timeout` above still override them.
+   * Absent for the built-in backends, whose defaults the workflow knows.
+   */
+  defaults?: { startToCloseTimeout?: string | number; retry?: RetryPolicy };
 }
 
 /** A definition after validation: what the saga workflow receives. Plain JSON. */

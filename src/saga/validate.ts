@@ -13,7 +13,9 @@
  * no step (or inline compensation) touching polysaga's own objects or an object outside the
  * deployment's allowlists (src/saga/guard.ts, docs/security.md "Guarded stores").
  */
+import { BACKEND_STEP_OPTIONS } from './activity-options.js';
 import type { Catalog } from './catalog.js';
+import type { RetryPolicy } from '@temporalio/common';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
 import {
   defaultIdempotencyKey,
@@ -453,6 +455,7 @@ function checkSemantics(
       kind,
       ...(step.retry !== undefined ? { retry: step.retry } : {}),
       ...(step.timeout !== undefined ? { timeout: step.timeout } : {}),
+      ...backendDefaults(catalog, step.backend),
     });
   });
 
@@ -490,4 +493,19 @@ export function assertValidDefinition(
   const r = validateDefinition(input, catalog, options);
   if (!r.ok) throw new InvalidDefinitionError(r.issues);
   return r.definition;
+}
+
+/**
+ * The `retry` option of a backend the workflow has no table entry for (one defined with
+ * `defineBackend`), carried by each of its steps as `defaults`. Built-in backends: nothing (the
+ * workflow knows their defaults, and their steps stay as they always were).
+ */
+function backendDefaults(catalog: Catalog, backend: string): Pick<NormalizedStep, 'defaults'> {
+  const options = catalog.backends[backend]?.retry;
+  if (options === undefined || Object.hasOwn(BACKEND_STEP_OPTIONS, backend)) return {};
+  const defaults: NonNullable<NormalizedStep['defaults']> = {};
+  const timeout = options.startToCloseTimeout as string | number | undefined;
+  if (timeout !== undefined) defaults.startToCloseTimeout = timeout;
+  if (options.retry !== undefined) defaults.retry = JSON.parse(JSON.stringify(options.retry)) as RetryPolicy;
+  return { defaults };
 }

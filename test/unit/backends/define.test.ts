@@ -7,7 +7,11 @@ import { connectBackend, defineBackend, toBackend } from '../../../src/backends/
 import { op } from '../../../src/backends/types.js';
 import type { Adapters } from '../../../src/backends/connect.js';
 import { catalogOf } from '../../../src/saga/catalog.js';
-import { BACKEND_STEP_OPTIONS } from '../../../src/saga/activity-options.js';
+import {
+  BACKEND_STEP_OPTIONS,
+  NON_RETRYABLE_FAILURE_TYPES,
+  stepActivityOptions,
+} from '../../../src/saga/activity-options.js';
 import { assertValidDefinition } from '../../../src/saga/validate.js';
 
 const notePayload = z.object({ id: z.string().min(1), text: z.string() });
@@ -108,6 +112,19 @@ describe('defineBackend', () => {
     expect(() => assertValidDefinition(def, builtinCatalog)).toThrow(/notes/);
     const normalized = assertValidDefinition(def, catalog);
     expect(normalized.steps[0]!.compensation).toBe('notes_delete');
+    // The backend's retry option travels with its steps; built-in steps are unchanged.
+    const [note, row] = normalized.steps;
+    expect(note!.defaults).toEqual({ startToCloseTimeout: '3s', retry: { maximumAttempts: 2 } });
+    expect(row).not.toHaveProperty('defaults');
+    const options = stepActivityOptions(note!);
+    expect(options.startToCloseTimeout).toBe('3s');
+    expect(options.retry?.maximumAttempts).toBe(2);
+    expect(options.retry?.nonRetryableErrorTypes).toEqual(NON_RETRYABLE_FAILURE_TYPES);
+    expect(stepActivityOptions({ ...note!, timeout: '9s', retry: { maximumAttempts: 4 } })).toMatchObject({
+      startToCloseTimeout: '9s',
+      retry: { maximumAttempts: 4 },
+    });
+    expect(stepActivityOptions(row!)).toEqual(stepActivityOptions({ ...row!, backend: 'postgres' }));
   });
 
   it('catalogOf refuses a backend or a compensation defined twice', () => {
