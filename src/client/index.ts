@@ -35,6 +35,6 @@ export {
 export { uploadBodyFiles, hasBodyFiles, type BodyFileUploads, type UploadedBodyFile } from './body-files.js';
 export type { StoreGuard, StoreAllowlists } from '../saga/guard.js';
 // The pure halves of backends: a client that validates against your own backends passes
-// `catalog: catalogOf([...builtinCatalogs, myBackend.catalog])` (docs/backends.md).
+// `catalog: catalogOf([...builtinCatalogs, myCatalog])` (docs/backends.md).
 export { builtinCatalogs } from '../backends/catalog.js';
 export { catalogOf, type BackendCatalog, type Catalog } from '../saga/catalog.js';
