@@ -29,3 +29,11 @@ export function toJson(value: unknown): Json {
 export function asObject(value: unknown): JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
 }
+
+/** Values in a canonical order (by {@link canonicalJson}), so that equal sets compare equal. */
+export function sortStable(values: Json[]): Json[] {
+  return values
+    .map((v) => [canonicalJson(v), v] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, v]) => v);
+}

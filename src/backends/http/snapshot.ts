@@ -1,0 +1,65 @@
+/**
+ * What `polysaga verify` reads of the http store: the current state of one target, as JSON
+ * (`null` when absent), compared before and after a saga (docs/verify.md).
+ *
+ * Two readers for the wiki example's services (src/demo/services): the files of a project and
+ * its git snapshots.
+ */
+import { createHash } from 'node:crypto';
+import type { Json, JsonObject } from '../../saga/contracts.js';
+import type { HttpServiceClient } from './adapter.js';
+
+const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
+
+/** A project of a file-store or git-snapshot service. */
+export interface ProjectRef {
+  service: string;
+  projectId: string;
+  userId: string;
+}
+
+/** SHA-256 of each file of the project (file-store service). */
+export async function httpFiles(http: HttpServiceClient, spec: ProjectRef): Promise<Json> {
+  const p = encodeURIComponent(spec.projectId);
+  const key = `polysaga-verify-read-${Date.now()}`;
+  const list = await http.request(
+    { service: spec.service, method: 'GET', path: `/files/${p}`, userId: spec.userId },
+    key,
+  );
+  const files = ((list.body as { files?: unknown } | null)?.files ?? []) as string[];
+  if (files.length === 0) return null;
+  const out: JsonObject = {};
+  for (const f of [...files].sort()) {
+    const path = f.split('/').map(encodeURIComponent).join('/');
+    const r = await http.request(
+      {
+        service: spec.service,
+        method: 'GET',
+        path: `/file/${p}/${path}`,
+        userId: spec.userId,
+        okStatuses: [404],
+      },
+      key,
+    );
+    out[f] = r.status === 404 ? null : sha256(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
+  }
+  return out;
+}
+
+/** The project's snapshots, `<commit> <message>` (git-snapshot service). */
+export async function httpGit(http: HttpServiceClient, spec: ProjectRef): Promise<Json> {
+  const r = await http.request(
+    {
+      service: spec.service,
+      method: 'GET',
+      path: `/snapshot/${encodeURIComponent(spec.projectId)}`,
+      userId: spec.userId,
+    },
+    `polysaga-verify-read-${Date.now()}`,
+  );
+  const snaps = ((r.body as { snapshots?: unknown } | null)?.snapshots ?? []) as {
+    commit?: string;
+    message?: string;
+  }[];
+  return snaps.length === 0 ? null : snaps.map((s) => `${s.commit ?? ''} ${s.message ?? ''}`);
+}

@@ -1,0 +1,28 @@
+/**
+ * What `polysaga verify` reads of the s3 store: the current state of one target, as JSON
+ * (`null` when absent), compared before and after a saga (docs/verify.md).
+ */
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Json } from '../../saga/contracts.js';
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** Size and SHA-256 of an object. */
+export async function s3Object(s3: S3Client, bucket: string, key: string): Promise<Json> {
+  try {
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = (await r.Body?.transformToByteArray()) ?? new Uint8Array();
+    return { size: bytes.length, sha256: sha256(bytes) };
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (
+      e.name === 'NoSuchKey' ||
+      e.name === 'NotFound' ||
+      e.name === 'NoSuchBucket' ||
+      e.$metadata?.httpStatusCode === 404
+    )
+      return null;
+    throw err;
+  }
+}
