@@ -144,6 +144,7 @@ export default tseslint.config(
                 '../index.js',
                 '../worker.js',
                 '../paths.js',
+                '../sleep.js',
               ],
               allowTypeImports: true,
               message:

@@ -13,6 +13,7 @@
  * Version table `polysaga_schema_migrations(version, name, checksum, applied_at)`: a file whose
  * version is recorded is skipped, so running migrate twice changes nothing.
  */
+import { sleep } from '../sleep.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -166,8 +167,6 @@ function sqlState(err: unknown): string | undefined {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : undefined;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Takes the migration lock of the current database and schema. It polls

@@ -1,5 +1,5 @@
 /** Small JSON helpers shared by the backends. */
-import type { Json, JsonObject } from '../saga/contracts.js';
+import type { Json } from '../saga/contracts.js';
 
 /** Stable string form of a JSON value (object keys sorted), for equality checks. */
 export function canonicalJson(value: unknown): string {
@@ -24,10 +24,6 @@ export function toJson(value: unknown): Json {
   return JSON.parse(
     JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null',
   ) as Json;
-}
-
-export function asObject(value: unknown): JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
 }
 
 /** Values in a canonical order (by {@link canonicalJson}), so that equal sets compare equal. */

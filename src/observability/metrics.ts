@@ -10,6 +10,7 @@
  * own Prometheus exporter on a loopback port, see {@link installObservabilityRuntime}), so one
  * scrape target has both.
  */
+import { TERMINAL_EVENT_STATUSES } from '../audit/sagas.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
@@ -47,8 +48,6 @@ export const METRIC_NAMES = {
 } as const;
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-
-const TERMINAL = ['SAGA_COMMITTED', 'SAGA_ROLLED_BACK', 'SAGA_FAILED', 'SAGA_RESOLVED'];
 
 export interface SagaMetricsOptions {
   /** Reads a saga's audit trail (rollback latency and partial failures are measured from it). */
@@ -221,7 +220,7 @@ export class SagaMetrics implements TransitionObserver {
            FROM (SELECT DISTINCT ON (saga_id) saga_id, saga_name, status
                    FROM uds3_saga_events ORDER BY saga_id, seq DESC) last
           GROUP BY saga_name`,
-        [TERMINAL],
+        [TERMINAL_EVENT_STATUSES],
       );
       this.inFlightRows = r.rows;
       this.inFlightAt = Date.now();

@@ -17,16 +17,4 @@ export function backoffDelayMs(attempt: number, backoff: Backoff): number {
   return Math.min(raw, backoff.maximumIntervalMs);
 }
 
-/** Resolves after `ms` milliseconds (or at once when `signal` aborts). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export { sleep } from '../sleep.js';

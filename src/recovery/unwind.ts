@@ -10,6 +10,7 @@ import { connectClient } from '../audit/connection.js';
 import { readEvents } from '../audit/index.js';
 import type { CompensationEntry, EventStatus, JsonObject, SagaActivities } from '../saga/contracts.js';
 import { backoffDelayMs, sleep, type Backoff } from './backoff.js';
+import { describeError } from '../saga/errors.js';
 import {
   analyzeTrail,
   compensationName,
@@ -45,11 +46,6 @@ export interface TrailUnwindResult {
 
 /** Why the run ends here: `orphan` (trail not ended) or `failed` (trail ends in SAGA_FAILED). */
 export type UnwindMode = 'orphan' | 'failed';
-
-function describeError(err: unknown): string {
-  if (err instanceof ApplicationFailure) return `${err.type ? `${err.type}: ` : ''}${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
 
 const nonRetryable = (err: unknown): boolean =>
   err instanceof ApplicationFailure && err.nonRetryable === true;

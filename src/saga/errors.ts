@@ -1,6 +1,8 @@
 /**
- * Errors raised by pure saga code (validation). Client-side errors live in `src/client/errors.ts`.
+ * Errors raised by pure saga code (validation), and {@link describeError}. Client-side errors
+ * live in `src/client/errors.ts`.
  */
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 
 /** One problem found in a definition, naming the step (when there is one) and the field. */
 export interface ValidationIssue {
@@ -52,4 +54,16 @@ export class InvalidDefinitionError extends Error {
   get field(): string | undefined {
     return this.issues[0]?.field;
   }
+}
+
+/**
+ * One line for a failure: an activity failure's cause, with the failure type when there is one
+ * (`polysaga.Conflict: row 7 of t changed since …`).
+ */
+export function describeError(err: unknown): string {
+  let e: unknown = err;
+  if (e instanceof ActivityFailure && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return e.type ? `${e.type}: ${e.message}` : e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
 }

@@ -9,6 +9,8 @@
  * is snapshotted; after the compensation it is read again and compared. Anything that differs
  * is residue.
  */
+import { sleep } from '../sleep.js';
+import { TERMINAL_STATES } from '../saga/states.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -117,9 +119,6 @@ export interface VerifyOptions {
   log?: (line: string) => void;
 }
 
-const TERMINAL = new Set(['COMMITTED', 'ROLLED_BACK', 'FAILED', 'RESOLVED']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 interface RunPlan {
   failStep: string | null;
   position: number;
@@ -192,7 +191,7 @@ async function waitSettled(
     if (s?.state === 'FAILED') return s;
     if (Date.now() > deadline)
       throw new Error(`saga ${sagaId} did not settle in time (state ${s?.state ?? 'unknown'})`);
-    await sleep(s !== undefined && TERMINAL.has(s.state) ? 50 : 200);
+    await sleep(s !== undefined && TERMINAL_STATES.includes(s.state) ? 50 : 200);
   }
 }
 

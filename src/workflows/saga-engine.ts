@@ -59,6 +59,7 @@ import type {
   NormalizedStep,
   RetryOverride,
 } from '../saga/definition.js';
+import { describeError } from '../saga/errors.js';
 import { lockWorkflowId } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import { sagaRolledBackFailure } from '../saga/outcome.js';
@@ -185,15 +186,6 @@ function pendingPayload(step: NormalizedStep): JsonObject {
     kind: step.kind,
     idempotencyKey: step.idempotencyKey,
   };
-}
-
-/** The failure message of an activity error, with its type when there is one. */
-function describeError(err: unknown): string {
-  let e: unknown = err;
-  if (e instanceof ActivityFailure && e.cause) e = e.cause;
-  if (e instanceof ApplicationFailure) return e.type ? `${e.type}: ${e.message}` : e.message;
-  if (e instanceof Error) return e.message;
-  return String(e);
 }
 
 /** A compensation's name: registered name, or `backend.operation` of an inline one. */

@@ -1,4 +1,5 @@
 /** Saga commands: start, status, list, abort, compensate, retry, resolve. */
+import { sleep } from '../../sleep.js';
 import type { Command } from 'commander';
 import type { SagaClient, SagaStatus, StartedRetry } from '../../client/index.js';
 import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
@@ -82,8 +83,6 @@ interface AbortOptions {
 
 /** States in which a saga waits for nobody but an operator, or has ended. */
 const SETTLED: readonly SagaState[] = ['COMMITTED', 'ROLLED_BACK', 'FAILED', 'RESOLVED'];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether the saga has passed its pivot (a pivot or retriable step succeeded): an abort then completes forward. */
 function pastPivot(s: SagaStatus): boolean {
