@@ -10,7 +10,7 @@
  * Register it with a worker by adding this file to its workflows (see docs/definitions.md).
  */
 import type { SagaResult } from '../../src/saga/status.js';
-import { runTypedSaga, type StepPlan } from '../../src/workflows/saga-engine.js';
+import { runTypedSaga, type StepPlan } from '../../src/workflows/typed-saga.js';
 
 export interface DocumentIngestInput {
   documentId: string;

@@ -7,7 +7,7 @@
  * service; undo: DELETE the snapshot by the id in the step's result).
  */
 import type { SagaResult } from '../../src/saga/status.js';
-import { runTypedSaga, type StepPlan } from '../../src/workflows/saga-engine.js';
+import { runTypedSaga, type StepPlan } from '../../src/workflows/typed-saga.js';
 
 export interface WikiGenerationInput {
   projectId: string;

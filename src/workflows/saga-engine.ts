@@ -14,8 +14,6 @@
 import {
   type ActivityOptions,
   ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
   isCancellation,
@@ -43,7 +41,6 @@ import {
 import type {
   CompensationEntry,
   CompensateStepResult,
-  CompensationRef,
   EventStatus,
   JsonObject,
   SagaActivities,
@@ -52,21 +49,16 @@ import type {
   StepKind,
   TransitionAudit,
 } from '../saga/contracts.js';
-import { AUDIT_RECORDED_DETAIL, defaultIdempotencyKey, FailureTypes } from '../saga/contracts.js';
-import type {
-  CompensationMode,
-  NormalizedDefinition,
-  NormalizedStep,
-  RetryOverride,
-} from '../saga/definition.js';
+import { defaultIdempotencyKey, FailureTypes } from '../saga/contracts.js';
+import type { NormalizedDefinition, NormalizedStep } from '../saga/definition.js';
 import { describeError } from '../saga/errors.js';
 import { lockWorkflowId } from '../saga/identity.js';
 import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import { sagaRolledBackFailure } from '../saga/outcome.js';
 import { entryForStep, push, stepSuccessPayload, unwindPlan } from '../saga/stack.js';
 import { canTransition, releasesIdentityLock } from '../saga/states.js';
-import { abortRefusal, failedPhase, operatorRefusal, SAGA_STATE_FAILURE_TYPE } from '../saga/operator.js';
-import type { ResolveInput, SagaResult, SagaStatus, SagaWorkflowInput, StepStatus } from '../saga/status.js';
+import { abortRefusal, failedPhase, operatorRefusal } from '../saga/operator.js';
+import type { ResolveInput, SagaResult, SagaStatus, SagaWorkflowInput } from '../saga/status.js';
 import {
   abortSignal,
   abortUpdate,
@@ -75,149 +67,35 @@ import {
   retryCompensationUpdate,
   statusQuery,
 } from './definitions.js';
+import {
+  AbortedError,
+  auditRecorded,
+  auditUnavailable,
+  refused,
+  ResolvedError,
+  StepFailedError,
+} from './engine-failures.js';
+import {
+  ABORT_CANCELS_STEP_PATCH,
+  ONE_ACTIVITY_PER_STEP_PATCH,
+  ROLLED_BACK_FAILS_WORKFLOW_PATCH,
+} from './patches.js';
+import {
+  compensationName,
+  nowIso,
+  pendingPayload,
+  stepStatusFromPlan,
+  stepSummary,
+  type StepSpec,
+  type TransitionSeqs,
+} from './steps.js';
 
-/** One step as a typed saga writes it: the action (backend operation) and its rollback (compensation). */
-export interface StepSpec {
-  id: string;
-  backend: string;
-  operation: string;
-  payload: JsonObject;
-  /** Registered compensation name, inline operation, or null (not undone). */
-  compensation: CompensationRef;
-  /** Default `<sagaId>:<id>`. */
-  idempotencyKey?: string;
-  /** Default `compensatable`. */
-  kind?: StepKind;
-  retry?: RetryOverride;
-  timeout?: string;
-}
-
-/** What a typed saga declares up front so that the status query can list its steps before they run. */
-export type StepPlan = Pick<StepSpec, 'id' | 'backend' | 'operation' | 'kind'>;
-
-/** The seqs of one transition's write-ahead row and outcome row. */
-interface TransitionSeqs {
-  start: number;
-  outcome: number;
-}
-
-/** Thrown inside the body when a step failed (before the pivot): the engine unwinds. */
-class StepFailedError extends Error {
-  override name = 'StepFailedError';
-  constructor(
-    readonly stepId: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Thrown inside the body when an abort takes effect before the pivot. */
-class AbortedError extends Error {
-  override name = 'AbortedError';
-}
-
-/** Thrown inside the body when an operator resolved a FAILED forward step. */
-class ResolvedError extends Error {
-  override name = 'ResolvedError';
-}
-
-/**
- * Patch id of the one-activity-per-step shape: each step and compensation is one activity
- * that writes its own audit rows, saga-level rows ride with the next activity or a local
- * activity. Sagas whose history lacks the marker (started before it) keep the old shape: a
- * `recordEvent` activity per transition.
- */
-export const ONE_ACTIVITY_PER_STEP_PATCH = 'polysaga-one-activity-per-step';
-
-/**
- * Patch id of "abort cancels the running step": each step activity runs in a cancellation scope
- * of its own, and an abort (or workflow cancellation) that arrives while a compensatable step
- * before the pivot runs cancels that step's activity, so the saga unwinds at once instead of
- * after the step's whole retry policy. Checked once, when the saga starts: sagas whose history
- * lacks the marker (started before it) keep the old behaviour (the step finishes first). The
- * check must come first because, in histories recorded without the SDK flag that shields
- * non-cancellable scopes, a workflow cancellation would reach any new scope.
- */
-export const ABORT_CANCELS_STEP_PATCH = 'polysaga-abort-cancels-step';
-
-/**
- * Patch id of "a rolled-back saga fails its workflow": a saga that ends ROLLED_BACK throws a
- * non-retryable `polysaga.SagaRolledBack` failure carrying its result (src/saga/outcome.ts), so
- * Temporal and its Web UI show the run as Failed. Checked only when a saga ends ROLLED_BACK
- * (the marker is the last command but one): sagas whose history ended before it complete.
- */
-export const ROLLED_BACK_FAILS_WORKFLOW_PATCH = 'polysaga-rolled-back-fails-workflow';
-
-/** An operator request refused in the saga's state (update validators): the client reads the state from `details`. */
-function refused(state: SagaState, message: string): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: SAGA_STATE_FAILURE_TYPE,
-    message,
-    details: [{ state }],
-    nonRetryable: true,
-  });
-}
-
-/** The failure of an activity that already wrote its outcome row. */
-function auditRecorded(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  return (
-    cause instanceof ApplicationFailure &&
-    cause.details?.some(
-      (d) =>
-        typeof d === 'object' &&
-        d !== null &&
-        (d as Record<string, unknown>).polysagaAudit === AUDIT_RECORDED_DETAIL.polysagaAudit,
-    ) === true
-  );
-}
-
-function auditUnavailable(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type === FailureTypes.AuditUnavailable;
-}
-
-/** The STEP_PENDING row's payload: what runs, and under which idempotency key. */
-function pendingPayload(step: NormalizedStep): JsonObject {
-  return {
-    backend: step.backend,
-    operation: step.operation,
-    kind: step.kind,
-    idempotencyKey: step.idempotencyKey,
-  };
-}
-
-/** A compensation's name: registered name, or `backend.operation` of an inline one. */
-function compensationName(entry: CompensationEntry): string {
-  return typeof entry.compensation === 'string'
-    ? entry.compensation
-    : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
-}
-
-/** The Web UI summary of a step's activity, e.g. `row: postgres.insert` (kind shown unless compensatable). */
-function stepSummary(step: Pick<NormalizedStep, 'id' | 'backend' | 'operation' | 'kind'>): string {
-  return `${step.id}: ${step.backend}.${step.operation}${step.kind === 'compensatable' ? '' : ` (${step.kind})`}`;
-}
-
-// Workflow time: the Temporal sandbox makes Date deterministic (it is the task's start time).
-function nowIso(): string {
-  return new Date().toISOString();
-}
-
-function stepStatusFromPlan(p: StepPlan): StepStatus {
-  return {
-    id: p.id,
-    backend: p.backend,
-    operation: p.operation,
-    kind: p.kind ?? 'compensatable',
-    state: 'PENDING',
-    attempts: 0,
-    startedAt: null,
-    finishedAt: null,
-    error: null,
-  };
-}
+export type { StepPlan, StepSpec } from './steps.js';
+export {
+  ABORT_CANCELS_STEP_PATCH,
+  ONE_ACTIVITY_PER_STEP_PATCH,
+  ROLLED_BACK_FAILS_WORKFLOW_PATCH,
+} from './patches.js';
 
 /**
  * One saga run. Create it at the top of a workflow function (it registers the query, signal
@@ -921,45 +799,4 @@ export class SagaEngine {
       this.log('warn', `identity lock ${this.def.identityKey} not released: ${describeError(err)}`);
     }
   }
-}
-
-/** Options of {@link runTypedSaga}. */
-export interface TypedSagaOptions {
-  name: string;
-  /** Steps listed up front for the status query (optional). */
-  plan?: StepPlan[];
-  traceId?: string;
-  identityKey?: string | null;
-  compensation?: { mode: CompensationMode };
-  tuning?: ActivityTuning;
-}
-
-/**
- * Runs a saga written in TypeScript: `body` calls `saga.step(...)` for each step and may use
- * earlier results in later payloads. Same engine, states, events and handlers as the generic
- * workflow. The saga id is the workflow id.
- */
-export function runTypedSaga(
-  options: TypedSagaOptions,
-  body: (saga: SagaEngine) => Promise<void>,
-): Promise<SagaResult> {
-  const sagaId = workflowInfo().workflowId;
-  const engine = new SagaEngine({
-    definition: {
-      name: options.name,
-      sagaId,
-      traceId: options.traceId ?? sagaId,
-      identityKey: options.identityKey ?? null,
-      compensation: options.compensation ?? { mode: 'sequential' },
-      steps: (options.plan ?? []).map((p) => ({
-        ...p,
-        kind: p.kind ?? 'compensatable',
-        payload: {},
-        compensation: null,
-        idempotencyKey: defaultIdempotencyKey(sagaId, p.id),
-      })),
-    },
-    ...(options.tuning ? { tuning: options.tuning } : {}),
-  });
-  return engine.run(body);
 }

@@ -1,0 +1,73 @@
+/**
+ * Steps as the saga engine sees them: a typed saga's step spec, the status rows of the plan, the
+ * STEP_PENDING payload and the Web UI summaries. Deterministic workflow code.
+ */
+import type { CompensationEntry, CompensationRef, JsonObject, StepKind } from '../saga/contracts.js';
+import type { NormalizedStep, RetryOverride } from '../saga/definition.js';
+import type { StepStatus } from '../saga/status.js';
+
+/** One step as a typed saga writes it: the action (backend operation) and its rollback (compensation). */
+export interface StepSpec {
+  id: string;
+  backend: string;
+  operation: string;
+  payload: JsonObject;
+  /** Registered compensation name, inline operation, or null (not undone). */
+  compensation: CompensationRef;
+  /** Default `<sagaId>:<id>`. */
+  idempotencyKey?: string;
+  /** Default `compensatable`. */
+  kind?: StepKind;
+  retry?: RetryOverride;
+  timeout?: string;
+}
+
+/** What a typed saga declares up front so that the status query can list its steps before they run. */
+export type StepPlan = Pick<StepSpec, 'id' | 'backend' | 'operation' | 'kind'>;
+
+/** The seqs of one transition's write-ahead row and outcome row. */
+export interface TransitionSeqs {
+  start: number;
+  outcome: number;
+}
+
+/** The STEP_PENDING row's payload: what runs, and under which idempotency key. */
+export function pendingPayload(step: NormalizedStep): JsonObject {
+  return {
+    backend: step.backend,
+    operation: step.operation,
+    kind: step.kind,
+    idempotencyKey: step.idempotencyKey,
+  };
+}
+
+/** A compensation's name: registered name, or `backend.operation` of an inline one. */
+export function compensationName(entry: CompensationEntry): string {
+  return typeof entry.compensation === 'string'
+    ? entry.compensation
+    : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
+}
+
+/** The Web UI summary of a step's activity, e.g. `row: postgres.insert` (kind shown unless compensatable). */
+export function stepSummary(step: Pick<NormalizedStep, 'id' | 'backend' | 'operation' | 'kind'>): string {
+  return `${step.id}: ${step.backend}.${step.operation}${step.kind === 'compensatable' ? '' : ` (${step.kind})`}`;
+}
+
+// Workflow time: the Temporal sandbox makes Date deterministic (it is the task's start time).
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+export function stepStatusFromPlan(p: StepPlan): StepStatus {
+  return {
+    id: p.id,
+    backend: p.backend,
+    operation: p.operation,
+    kind: p.kind ?? 'compensatable',
+    state: 'PENDING',
+    attempts: 0,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
+}
