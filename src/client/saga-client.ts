@@ -1,8 +1,8 @@
 /**
- * SagaClient: the seeds' saga API on Temporal (design.md, "Client API").
+ * SagaClient: starts sagas, reads their status and talks to running ones (abort, retry, resolve, undo).
  *
- * Validates definitions before anything starts, takes the identity lock (a lock-holder
- * workflow per key, see docs/states.md), starts `sagaWorkflow` with the saga id as workflow
+ * Validates definitions before anything starts, takes the identity lock (src/client/identity-lock.ts,
+ * a lock-holder workflow per key), starts `sagaWorkflow` with the saga id as workflow
  * id, and talks to running sagas through their query, signal and updates.
  */
 import { activeTraceId } from '../observability/trace-context.js';
@@ -21,7 +21,6 @@ import type { ActivityTuning } from '../saga/activity-options.js';
 import type { Catalog } from '../saga/catalog.js';
 import type { SagaState } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
-import { lockWorkflowId, type IdentityLockInput } from '../saga/identity.js';
 import {
   IdentityKeyKey,
   SagaNameKey,
@@ -40,10 +39,9 @@ import {
   retryCompensationUpdate,
   statusQuery,
 } from '../workflows/definitions.js';
-import type { identityLockWorkflow } from '../workflows/identity-lock.js';
 import { uploadBodyFiles } from './body-files.js';
+import { IdentityLocks } from './identity-lock.js';
 import {
-  IdentityLockedError,
   InvalidDefinitionError,
   SagaAlreadyExistsError,
   SagaNotFoundError,
@@ -75,8 +73,7 @@ function mayHoldResult(d: WorkflowExecutionDescription): boolean {
 
 /** Workflow type of the generic saga workflow (stored in histories). */
 export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow';
-/** Workflow type of the identity lock holder. */
-export const IDENTITY_LOCK_WORKFLOW_TYPE = 'identityLockWorkflow';
+export { IDENTITY_LOCK_WORKFLOW_TYPE } from './identity-lock.js';
 
 /** Options of {@link SagaClient}. */
 export interface SagaClientOptions {
@@ -263,7 +260,7 @@ export class SagaClient {
   private readonly taskQueue: string;
   private catalog: Catalog | undefined;
   private readonly tuning: ActivityTuning | undefined;
-  private readonly orphanedLockAfterMs: number;
+  private readonly locks: IdentityLocks;
   private readonly limits: Partial<DefinitionLimits> | undefined;
   private readonly guard: Partial<StoreGuard> | undefined;
   private readonly statusQueryTimeoutMs: number;
@@ -276,7 +273,7 @@ export class SagaClient {
     this.taskQueue = options.taskQueue;
     this.catalog = options.catalog;
     this.tuning = options.tuning;
-    this.orphanedLockAfterMs = options.orphanedLockAfterMs ?? 60_000;
+    this.locks = new IdentityLocks(options.client, options.taskQueue, options.orphanedLockAfterMs ?? 60_000);
     this.limits = options.limits;
     this.guard = options.guard;
     // Longer than a worker's sticky schedule-to-start timeout (10 s): after a worker dies, a query
@@ -409,7 +406,7 @@ export class SagaClient {
     reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
   ): Promise<StartedSaga> {
     let lockRunId: string | null = null;
-    if (saga.identityKey !== null) lockRunId = await this.acquireLock(saga.identityKey, saga.sagaId);
+    if (saga.identityKey !== null) lockRunId = await this.locks.acquire(saga.identityKey, saga.sagaId);
     let runId: string;
     try {
       const handle = await this.client.workflow.start(workflowType, {
@@ -432,10 +429,7 @@ export class SagaClient {
       runId = handle.firstExecutionRunId;
     } catch (err) {
       if (lockRunId !== null && saga.identityKey !== null) {
-        await this.client.workflow
-          .getHandle(lockWorkflowId(saga.identityKey), lockRunId)
-          .terminate('saga did not start')
-          .catch(() => undefined);
+        await this.locks.abandon(saga.identityKey, lockRunId);
       }
       if (err instanceof WorkflowExecutionAlreadyStartedError)
         throw new SagaAlreadyExistsError(saga.sagaId, { cause: err });
@@ -461,74 +455,6 @@ export class SagaClient {
       runId,
       result: () => sagaRunResult(this.client.workflow.getHandle(saga.sagaId, runId)),
     };
-  }
-
-  /**
-   * Takes the identity lock of `identityKey` for `sagaId`: starts the lock-holder workflow
-   * `polysaga-identity:<key>` with conflict policy FAIL (the server allows one running
-   * workflow per id, so concurrent starts race safely). A lock whose holder saga has closed
-   * (or never started) is stale: it is terminated (by run id) and acquisition retried.
-   * @returns the lock workflow's run id.
-   * @throws IdentityLockedError naming the holder.
-   */
-  private async acquireLock(identityKey: string, sagaId: string): Promise<string> {
-    const lockId = lockWorkflowId(identityKey);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const h = await this.client.workflow.start<typeof identityLockWorkflow>(IDENTITY_LOCK_WORKFLOW_TYPE, {
-          workflowId: lockId,
-          taskQueue: this.taskQueue,
-          args: [{ identityKey, sagaId } satisfies IdentityLockInput],
-          workflowIdConflictPolicy: 'FAIL',
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          memo: { sagaId },
-          // Lock workflows are not sagas: the Web UI view `SagaName IS NOT NULL` leaves them out
-          // (docs/web-ui.md); opened anyway, they say what they hold.
-          staticSummary: `identity lock ${identityKey} held by saga ${sagaId}`,
-        });
-        return h.firstExecutionRunId;
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        let lock: WorkflowExecutionDescription;
-        try {
-          lock = await this.client.workflow.getHandle(lockId).describe();
-        } catch (e) {
-          if (e instanceof WorkflowNotFoundError && attempt < 3) continue;
-          throw e;
-        }
-        const holder = typeof lock.memo?.sagaId === 'string' ? lock.memo.sagaId : '(unknown)';
-        if (lock.status.name !== 'RUNNING') {
-          if (attempt < 3) continue; // released meanwhile
-          throw new IdentityLockedError(identityKey, holder, { cause: err });
-        }
-        if (attempt < 3 && holder !== sagaId && (await this.isStaleHolder(holder, lock.startTime))) {
-          await this.client.workflow
-            .getHandle(lockId, lock.runId)
-            .terminate(`stale identity lock: holder saga ${holder} is not running`)
-            .catch(() => undefined);
-          continue;
-        }
-        throw new IdentityLockedError(identityKey, holder, { cause: err });
-      }
-    }
-  }
-
-  /**
-   * Whether the lock (started at `lockStarted`) is stale: its holder saga ran and closed after
-   * the lock was taken (it released or was terminated), or the holder never started within
-   * `orphanedLockAfterMs` (the starting client died between lock and saga).
-   */
-  private async isStaleHolder(holderSagaId: string, lockStarted: Date): Promise<boolean> {
-    const orphaned = Date.now() - lockStarted.getTime() > this.orphanedLockAfterMs;
-    try {
-      const d = await this.client.workflow.getHandle(holderSagaId).describe();
-      if (d.status.name === 'RUNNING') return false; // FAILED sagas keep running and keep the lock
-      // A run that closed before the lock was taken is an older run of the same id (undo pending).
-      return d.closeTime !== undefined && d.closeTime.getTime() >= lockStarted.getTime() ? true : orphaned;
-    } catch (e) {
-      if (e instanceof WorkflowNotFoundError) return orphaned;
-      throw e;
-    }
   }
 
   private async describe(sagaId: string): Promise<WorkflowExecutionDescription> {
@@ -728,24 +654,8 @@ export class SagaClient {
     const stuck = await detectStuck(this.client, d);
     await this.client.workflow.getHandle(sagaId, d.runId).terminate(reason);
     const identityKey = d.typedSearchAttributes.get(IdentityKeyKey) ?? null;
-    const lockReleased = identityKey !== null && (await this.releaseLockOf(identityKey, sagaId, reason));
+    const lockReleased = identityKey !== null && (await this.locks.release(identityKey, sagaId, reason));
     return { sagaId, runId: d.runId, stuck, identityKey, lockReleased };
-  }
-
-  /** Terminates the lock-holder workflow of `identityKey` if `sagaId` holds it. */
-  private async releaseLockOf(identityKey: string, sagaId: string, reason: string): Promise<boolean> {
-    let lock: WorkflowExecutionDescription;
-    try {
-      lock = await this.client.workflow.getHandle(lockWorkflowId(identityKey)).describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
-    if (lock.status.name !== 'RUNNING' || lock.memo?.sagaId !== sagaId) return false;
-    await this.client.workflow
-      .getHandle(lockWorkflowId(identityKey), lock.runId)
-      .terminate(`released: saga ${sagaId} terminated (${reason})`);
-    return true;
   }
 
   /**
