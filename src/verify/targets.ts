@@ -18,25 +18,19 @@
  *
  * Anything else (custom backends, other HTTP services) is listed as unchecked.
  */
+import { httpTargets, type HttpTarget } from '../backends/http/snapshot.js';
+import { kvTargets, type KvKeyTarget } from '../backends/kv/snapshot.js';
+import { neo4jTargets, type Neo4jTarget, type NodeKey } from '../backends/neo4j/snapshot.js';
+import { postgresTargets, type PgRowTarget } from '../backends/postgres/snapshot.js';
+import { s3Targets, type S3ObjectTarget } from '../backends/s3/snapshot.js';
+import { vectorTargets, type VectorTarget } from '../backends/vector/snapshot.js';
 import type { Catalog } from '../saga/catalog.js';
-import type { JsonObject } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 
-export interface NodeKey {
-  label: string;
-  key: JsonObject;
-}
+export type { NodeKey };
 
-export type TargetSpec =
-  | { kind: 'pg-row'; table: string; key: JsonObject }
-  | { kind: 'neo4j-node'; label: string; key: JsonObject }
-  | { kind: 'neo4j-rel'; from: NodeKey; to: NodeKey; type: string }
-  | { kind: 'vector-points'; collection: string; ids: string[] }
-  | { kind: 'vector-filter'; collection: string; filter: JsonObject }
-  | { kind: 's3-object'; bucket: string; key: string }
-  | { kind: 'kv-key'; key: string }
-  | { kind: 'http-files'; service: string; projectId: string; userId: string }
-  | { kind: 'http-git'; service: string; projectId: string; userId: string };
+/** What verify reads; each backend's targets are in `src/backends/<name>/snapshot.ts`. */
+export type TargetSpec = PgRowTarget | Neo4jTarget | VectorTarget | S3ObjectTarget | KvKeyTarget | HttpTarget;
 
 export interface Target {
   /** Human-readable and unique: e.g. `postgres documents {"id":"doc-42-v0-ab12cd"}`. */
@@ -78,66 +72,18 @@ const hasPlaceholder = (v: unknown): boolean => stable(v).includes('{{');
 
 function specsFor(backend: string, operation: string, p: Obj, opts: TargetOptions): TargetSpec[] | string {
   switch (backend) {
-    case 'postgres': {
-      const table = String(p.table);
-      if (operation === 'insert' || operation === 'upsert') {
-        const values = p.values as JsonObject;
-        const cols = (p.keyColumns as string[] | undefined) ?? ['id'];
-        return [{ kind: 'pg-row', table, key: Object.fromEntries(cols.map((c) => [c, values[c] ?? null])) }];
-      }
-      return [{ kind: 'pg-row', table, key: p.key as JsonObject }];
-    }
-    case 'neo4j': {
-      if (operation === 'create_node') {
-        const props = p.properties as JsonObject;
-        const keys = (p.keyProperties as string[] | undefined) ?? ['id'];
-        const labels = p.labels as string[];
-        return [
-          {
-            kind: 'neo4j-node',
-            label: labels[0]!,
-            key: Object.fromEntries(keys.map((k) => [k, props[k] ?? null])),
-          },
-        ];
-      }
-      if (operation === 'create_relationship') {
-        return [{ kind: 'neo4j-rel', from: p.from as NodeKey, to: p.to as NodeKey, type: String(p.type) }];
-      }
-      return [{ kind: 'neo4j-node', label: String(p.label), key: p.key as JsonObject }];
-    }
-    case 'vector': {
-      const collection = String(p.collection);
-      if (operation === 'upsert') {
-        return [{ kind: 'vector-points', collection, ids: (p.points as { id: string }[]).map((x) => x.id) }];
-      }
-      if (Array.isArray(p.ids)) return [{ kind: 'vector-points', collection, ids: p.ids as string[] }];
-      return [{ kind: 'vector-filter', collection, filter: p.filter as JsonObject }];
-    }
+    case 'postgres':
+      return postgresTargets(operation, p);
+    case 'neo4j':
+      return neo4jTargets(operation, p);
+    case 'vector':
+      return vectorTargets(operation, p);
     case 's3':
-      return [
-        {
-          kind: 's3-object',
-          bucket: typeof p.bucket === 'string' ? p.bucket : opts.defaultBucket,
-          key: String(p.key),
-        },
-      ];
+      return s3Targets(p, opts.defaultBucket);
     case 'kv':
-      return [{ kind: 'kv-key', key: String(p.key) }];
-    case 'http': {
-      const service = String(p.service);
-      const userId = typeof p.userId === 'string' ? p.userId : 'polysaga-verify';
-      const body = isObj(p.body) ? p.body : {};
-      let projectId = typeof body.project_id === 'string' ? body.project_id : undefined;
-      if (service === 'git' && projectId === undefined) {
-        projectId = /^\/snapshot\/([^/]+)/.exec(String(p.path))?.[1];
-        if (projectId !== undefined) projectId = decodeURIComponent(projectId);
-      }
-      if (service === 'files' || service === 'git') {
-        if (projectId === undefined) return `http service "${service}": no project_id in the body or path`;
-        return [{ kind: service === 'files' ? 'http-files' : 'http-git', service, projectId, userId }];
-      }
-      return `http service "${service}" has no snapshot reader (only "files" and "git" are known)`;
-    }
+      return kvTargets(p);
+    case 'http':
+      return httpTargets(p);
     default:
       return `custom backend "${backend}" has no snapshot reader`;
   }

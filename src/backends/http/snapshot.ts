@@ -63,3 +63,29 @@ export async function httpGit(http: HttpServiceClient, spec: ProjectRef): Promis
   }[];
   return snaps.length === 0 ? null : snaps.map((s) => `${s.commit ?? ''} ${s.message ?? ''}`);
 }
+
+/** A project of the wiki example's services verify reads. */
+export type HttpTarget = ({ kind: 'http-files' } | { kind: 'http-git' }) & ProjectRef;
+
+/**
+ * The project an http step to the `files` or `git` service touches (from `body.project_id`, or
+ * the `/snapshot/<id>` path); other services: why there is no target.
+ */
+export function httpTargets(p: Record<string, unknown>): HttpTarget[] | string {
+  const service = String(p.service);
+  const userId = typeof p.userId === 'string' ? p.userId : 'polysaga-verify';
+  const body =
+    typeof p.body === 'object' && p.body !== null && !Array.isArray(p.body)
+      ? (p.body as Record<string, unknown>)
+      : {};
+  let projectId = typeof body.project_id === 'string' ? body.project_id : undefined;
+  if (service === 'git' && projectId === undefined) {
+    projectId = /^\/snapshot\/([^/]+)/.exec(String(p.path))?.[1];
+    if (projectId !== undefined) projectId = decodeURIComponent(projectId);
+  }
+  if (service === 'files' || service === 'git') {
+    if (projectId === undefined) return `http service "${service}": no project_id in the body or path`;
+    return [{ kind: service === 'files' ? 'http-files' : 'http-git', service, projectId, userId }];
+  }
+  return `http service "${service}" has no snapshot reader (only "files" and "git" are known)`;
+}

@@ -14,3 +14,14 @@ export async function kvKey(redis: RedisClient, key: string): Promise<Json> {
   const pttl = await redis.pTTL(key);
   return { value: value === null ? null : String(value), expires: Number(pttl) >= 0 };
 }
+
+/** A key verify reads. */
+export interface KvKeyTarget {
+  kind: 'kv-key';
+  key: string;
+}
+
+/** The key a kv step touches. */
+export function kvTargets(p: Record<string, unknown>): KvKeyTarget[] {
+  return [{ kind: 'kv-key', key: String(p.key) }];
+}

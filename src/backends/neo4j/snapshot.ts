@@ -71,3 +71,28 @@ export async function readRelationships(
   const rels = sortStable(r.records.map((rec) => neoJson(rec.get('props'))));
   return rels.length === 0 ? null : rels;
 }
+
+/** Nodes or relationships verify reads. */
+export type Neo4jTarget =
+  | { kind: 'neo4j-node'; label: string; key: JsonObject }
+  | { kind: 'neo4j-rel'; from: NodeKey; to: NodeKey; type: string };
+
+/** The nodes or relationships a neo4j step touches (payload parsed, defaults applied). */
+export function neo4jTargets(operation: string, p: Record<string, unknown>): Neo4jTarget[] {
+  if (operation === 'create_node') {
+    const props = p.properties as JsonObject;
+    const keys = (p.keyProperties as string[] | undefined) ?? ['id'];
+    const labels = p.labels as string[];
+    return [
+      {
+        kind: 'neo4j-node',
+        label: labels[0]!,
+        key: Object.fromEntries(keys.map((k) => [k, props[k] ?? null])),
+      },
+    ];
+  }
+  if (operation === 'create_relationship') {
+    return [{ kind: 'neo4j-rel', from: p.from as NodeKey, to: p.to as NodeKey, type: String(p.type) }];
+  }
+  return [{ kind: 'neo4j-node', label: String(p.label), key: p.key as JsonObject }];
+}

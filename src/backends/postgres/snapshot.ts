@@ -29,3 +29,21 @@ export async function pgRow(pool: pg.Pool, table: string, key: JsonObject): Prom
     throw err;
   }
 }
+
+/** A row verify reads: by the key columns of the step's payload. */
+export interface PgRowTarget {
+  kind: 'pg-row';
+  table: string;
+  key: JsonObject;
+}
+
+/** The row a postgres step touches (payload parsed by the catalog schema, defaults applied). */
+export function postgresTargets(operation: string, p: Record<string, unknown>): PgRowTarget[] {
+  const table = String(p.table);
+  if (operation === 'insert' || operation === 'upsert') {
+    const values = p.values as JsonObject;
+    const cols = (p.keyColumns as string[] | undefined) ?? ['id'];
+    return [{ kind: 'pg-row', table, key: Object.fromEntries(cols.map((c) => [c, values[c] ?? null])) }];
+  }
+  return [{ kind: 'pg-row', table, key: p.key as JsonObject }];
+}

@@ -26,3 +26,21 @@ export async function s3Object(s3: S3Client, bucket: string, key: string): Promi
     throw err;
   }
 }
+
+/** An object verify reads. */
+export interface S3ObjectTarget {
+  kind: 's3-object';
+  bucket: string;
+  key: string;
+}
+
+/** The object an s3 step writes (bucket: the payload's, else `defaultBucket`). */
+export function s3Targets(p: Record<string, unknown>, defaultBucket: string): S3ObjectTarget[] {
+  return [
+    {
+      kind: 's3-object',
+      bucket: typeof p.bucket === 'string' ? p.bucket : defaultBucket,
+      key: String(p.key),
+    },
+  ];
+}

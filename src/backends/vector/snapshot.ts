@@ -2,7 +2,7 @@
  * What `polysaga verify` reads of the vector store: the current state of one target, as JSON
  * (`null` when absent), compared before and after a saga (docs/verify.md).
  */
-import type { Json } from '../../saga/contracts.js';
+import type { Json, JsonObject } from '../../saga/contracts.js';
 import type { StoredPoint, VectorEngine } from './adapter.js';
 
 function pointJson(p: StoredPoint): Json {
@@ -24,4 +24,19 @@ export async function readFiltered(
   filter: Record<string, string | number | boolean>,
 ): Promise<Json> {
   return sorted(await engine.find(collection, filter));
+}
+
+/** Points verify reads: by id, or by a metadata filter. */
+export type VectorTarget =
+  | { kind: 'vector-points'; collection: string; ids: string[] }
+  | { kind: 'vector-filter'; collection: string; filter: JsonObject };
+
+/** The points a vector step touches. */
+export function vectorTargets(operation: string, p: Record<string, unknown>): VectorTarget[] {
+  const collection = String(p.collection);
+  if (operation === 'upsert') {
+    return [{ kind: 'vector-points', collection, ids: (p.points as { id: string }[]).map((x) => x.id) }];
+  }
+  if (Array.isArray(p.ids)) return [{ kind: 'vector-points', collection, ids: p.ids as string[] }];
+  return [{ kind: 'vector-filter', collection, filter: p.filter as JsonObject }];
 }
