@@ -1,5 +1,5 @@
 /**
- * The compensation registry (first seed: `register(name, handler)` / `get(name)`).
+ * The compensation registry: `register(name, handler)` and `get(name)`.
  *
  * Filled at worker start with the compensations of the backends it was built with
  * (`relational_delete`, `relational_restore`, `graph_delete_node`, `vector_delete_chunks`,

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL connection of the audit trail: a pool from {@link Config} (host already resolved
- * with the first seed's `SAGA_REL_HOST` override) and a clear error when no server answers.
+ * with the `SAGA_REL_HOST` override) and a clear error when no server answers.
  */
 import pg from 'pg';
 import { createPgPool } from '../backends/postgres/adapter.js';

@@ -1,9 +1,8 @@
 /**
  * Column mapping of the audit table: which column holds which event field.
  *
- * polysaga's own table (migrations/0001) maps one to one. The first seed's event writer was
- * "tolerant of relational backends that differ": tables with another primary-key name, or only
- * a JSON `data` column. {@link detectEventTableMapping} inspects the catalog and returns a
+ * polysaga's own table (migrations/0001) maps one to one. Event tables created by other tools
+ * may differ: another primary-key name, or only a JSON `data` column. {@link detectEventTableMapping} inspects the catalog and returns a
  * mapping for such tables; explicit overrides win over what it detects.
  */
 import type pg from 'pg';

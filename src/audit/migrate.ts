@@ -4,7 +4,7 @@
  * Why a small runner of our own instead of node-pg-migrate: the migrations are plain,
  * idempotent SQL that operators can read and run with psql; we need exactly three things a
  * generic tool does not give together: (1) "already exists" counts as success, so databases
- * that already hold the tables from an older version (the first seed's Python orchestrator)
+ * that already hold the tables from an older version (the earlier Python orchestrator)
  * are upgraded rather than refused, (2) index files that can be built with
  * `CREATE INDEX CONCURRENTLY` outside a transaction on demand, and (3) a session advisory lock
  * taken by polling, which stays safe together with CONCURRENTLY (see {@link acquireLock}).

@@ -1,4 +1,4 @@
-/** Exponential backoff of `polysaga recover` (the first seed: "max_retries, exponential"). Pure. */
+/** Exponential backoff of `polysaga recover` (a bounded number of retries). Pure. */
 
 /** Backoff settings: the delay before try n+1 is `initialIntervalMs * 2^(n-1)`, at most `maximumIntervalMs`. */
 export interface Backoff {

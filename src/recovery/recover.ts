@@ -1,5 +1,5 @@
 /**
- * `recover`: one recovery pass (the first seed's recovery worker, on Temporal).
+ * `recover`: one recovery pass over sagas that need a hand.
  *
  * 1. FAILED sagas (Temporal visibility `SagaState = "FAILED"`, or a trail ending in SAGA_FAILED)
  *    whose workflow runs: `retryCompensation` up to `maxRetries` times with exponential backoff.

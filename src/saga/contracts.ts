@@ -19,7 +19,7 @@ export function defaultIdempotencyKey(sagaId: string, stepId: string): string {
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-/** Saga states (design.md, "States"). */
+/** Saga states (docs/states.md). */
 export const SAGA_STATES = [
   'PENDING',
   'EXECUTING',

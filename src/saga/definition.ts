@@ -1,5 +1,5 @@
 /**
- * The saga definition format (design.md, "Saga definition"): zod schema, TypeScript types and
+ * The saga definition format (docs/definitions.md): zod schema, TypeScript types and
  * the normalized form that the workflow receives.
  *
  * Pure: zod only, no I/O. The JSON Schema in `schema/saga-definition.schema.json` is generated

@@ -1,5 +1,5 @@
 /**
- * Identity keys: at most one running saga per key (design.md). The lock is a tiny Temporal
+ * Identity keys: at most one running saga per key. The lock is a tiny Temporal
  * workflow whose id is derived from the key; Temporal allows one running workflow per id,
  * which makes acquisition race-free. See docs/states.md, "Identity lock".
  */

@@ -1,5 +1,5 @@
 /**
- * The saga state machine (design.md, "States") and a checker for event sequences
+ * The saga state machine (docs/states.md) and a checker for event sequences
  * (the rows of `uds3_saga_events` of one saga, in seq order).
  *
  * Pure: used by the workflow, the audit writer, the CLI and tests.

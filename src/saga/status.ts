@@ -59,7 +59,7 @@ export interface StuckInfo {
   hint: string;
 }
 
-/** The status query's answer (the seeds' `get_status` shape plus per-step detail). */
+/** The status query's answer: the saga's state, its steps with their state, and what an unwind would do. */
 export interface SagaStatus {
   sagaId: string;
   name: string;

@@ -1,6 +1,6 @@
 /**
- * The saga engine shared by the generic workflow and typed sagas: the equivalent of the
- * second seed's `execute_step(name, action, rollback)`, on Temporal.
+ * The saga engine shared by the generic workflow and typed sagas: each step runs an action
+ * and pushes its rollback, and a failure runs the rollbacks newest first.
  *
  * - {@link SagaEngine.step} runs one forward operation through the `executeStep` activity
  *   (write-ahead STEP_PENDING event first) and pushes its compensation onto the stack as data.

@@ -1,7 +1,7 @@
 /**
  * HTTP adapter: one request to a configured internal service (fetch), with a per-service
  * timeout (files 10 s, git 15 s, everything else 30 s unless HTTP_SERVICES sets one), an
- * `Idempotency-Key` header, and the internal auth headers of the second seed: `X-User-ID` (from
+ * `Idempotency-Key` header, and the internal auth headers: `X-User-ID` (from
  * the payload) and `X-INTERNAL-TOKEN` (from HTTP_INTERNAL_TOKEN). The token is never logged and
  * never part of a result or an error message.
  */
@@ -10,7 +10,7 @@ import type { Json, JsonObject } from '../../saga/contracts.js';
 import { FailureTypes } from '../../saga/contracts.js';
 import { PermanentError } from '../errors.js';
 
-/** Default timeouts by service name (second seed). */
+/** Default timeouts by service name (the wiki example's file store and git services). */
 export const DEFAULT_TIMEOUTS_MS: Record<string, number> = { files: 10_000, git: 15_000 };
 export const FALLBACK_TIMEOUT_MS = 30_000;
 

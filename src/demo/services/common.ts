@@ -1,6 +1,6 @@
 /**
  * Shared plumbing of the example services: JSON responses, the internal auth check
- * (X-User-ID + X-INTERNAL-TOKEN, second seed) and Idempotency-Key replay.
+ * (X-User-ID + X-INTERNAL-TOKEN) and Idempotency-Key replay.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

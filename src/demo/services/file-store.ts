@@ -1,5 +1,5 @@
 /**
- * Example service: the wiki generation's file store (second seed, "Filesystem Server").
+ * Example service: the wiki generation's file store.
  *
  *   POST   /save_file                       { project_id, file_path, content } → { status, file_id, path }
  *                                           or { project_id, files: [{ path, content }] } → { status, files: [{ file_id, path }] }

@@ -1,5 +1,5 @@
 /**
- * Example service: the wiki generation's git snapshot service (second seed, "Git Server").
+ * Example service: the wiki generation's git snapshot service.
  *
  *   POST   /snapshot/{project_id}                 { user_id, message } → { snapshot_id, project_id, created_at, commit }
  *   DELETE /snapshot/{project_id}/{snapshot_id}   { status: "success" }; 404 if unknown; 409 if newer snapshots exist
