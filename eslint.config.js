@@ -93,6 +93,51 @@ export default tseslint.config(
     },
   },
   {
+    // A backend's catalog is its pure half: the client and the CLI import it, so it imports no
+    // driver, no Node built-in and none of the backend's I/O modules (docs/architecture.md).
+    files: ['src/backends/catalog.ts', 'src/backends/schemas.ts', 'src/backends/*/catalog.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.flatMap((m) => [
+              { name: m, message: 'A catalog is pure: no Node built-ins.' },
+              { name: `node:${m}`, message: 'A catalog is pure: no Node built-ins.' },
+            ]),
+            ...['pg', 'neo4j-driver', 'redis', 'chromadb'].map((name) => ({
+              name,
+              message: 'A catalog is pure: drivers belong in adapter.ts.',
+            })),
+          ],
+          patterns: [
+            examplesPattern,
+            {
+              group: ['@aws-sdk/*', '@qdrant/*'],
+              message: 'A catalog is pure: drivers belong in adapter.ts.',
+            },
+            {
+              group: [
+                '**/adapter.js',
+                '**/runtime.js',
+                '**/snapshot.js',
+                '**/connect.js',
+                '**/backends/index.js',
+                '**/activities/**',
+                '**/audit/**',
+                '**/blobs/**',
+                '**/config/**',
+                '**/workers/**',
+              ],
+              allowTypeImports: true,
+              message: 'A catalog is pure: it imports src/saga and other catalogs only (types excepted).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed: it must be deterministic. No Node built-ins, no drivers,
     // no environment, no wall clock or randomness outside Temporal's APIs.
     files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts', 'bench/bare/workflows.ts'],
