@@ -24,8 +24,9 @@ import { SagaClient, sagaRunResult } from '../client/index.js';
 import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
-import { builtinCatalog } from '../backends/catalog.js';
-import type { Catalog } from '../saga/catalog.js';
+import { builtinCatalog, builtinCatalogs } from '../backends/catalog.js';
+import type { BackendDefinition } from '../backends/define.js';
+import { catalogOf, type Catalog } from '../saga/catalog.js';
 import { FailureTypes, type Json, type SagaActivities } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 import type { SagaStatus } from '../saga/status.js';
@@ -115,6 +116,8 @@ export interface VerifyOptions {
   catalog?: Catalog;
   backends?: Backend[];
   registerCompensations?: (registry: CompensationRegistry) => void;
+  /** Backends of your own (`defineBackend`): connected by the worker, their catalogs added (their stores are unchecked). */
+  backendDefinitions?: readonly BackendDefinition[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -210,12 +213,161 @@ async function terminateIfRunning(temporal: Client, workflowId: string): Promise
  * @throws InvalidDefinitionError when the definition is invalid; connection errors when a server
  *   cannot be reached. Residue is not an error: it is reported in the rows (`ok: false`).
  */
+/**
+ * The activities of the verify worker: `executeStep` fails the planned step of a run with
+ * `polysaga.InjectedFailure`, and `compensateStep` pretends to undo the steps of
+ * `breakCompensations` (a test hook). Runs not in `plans` pass through.
+ */
+function injectFaults(
+  plans: ReadonlyMap<string, RunPlan>,
+  broken: ReadonlySet<string>,
+): (acts: SagaActivities) => SagaActivities {
+  return (acts) => ({
+    ...acts,
+    async executeStep(input) {
+      const plan = plans.get(input.sagaId);
+      if (plan && plan.failStep === input.stepId) {
+        throw ApplicationFailure.nonRetryable(
+          `polysaga verify: injected failure at step ${input.stepId} (position ${plan.position})`,
+          FailureTypes.InjectedFailure,
+        );
+      }
+      return acts.executeStep(input);
+    },
+    async compensateStep(input) {
+      if (plans.has(input.sagaId) && broken.has(input.stepId)) {
+        return {
+          outcome: 'undone',
+          detail: { verify: 'compensation disabled by breakCompensations (test hook)' },
+        };
+      }
+      return acts.compensateStep(input);
+    },
+  });
+}
+
+/** What one position's run needs: the verify worker's clients and the run plans. */
+interface PositionContext {
+  definition: unknown;
+  tokens: ReturnType<typeof rewriteTokens>;
+  original: NormalizedDefinition;
+  catalog: Catalog;
+  config: Config;
+  deps: SnapshotDeps;
+  plans: Map<string, RunPlan>;
+  temporal: Client;
+  sagas: SagaClient;
+  runTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Runs the saga once with an injected failure at step `k` (or none at `k = n`, then undoes the
+ * committed saga), snapshots its targets before and after, and reports the residue.
+ */
+async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> {
+  const { definition, tokens, original, catalog, config, deps, plans, temporal, sagas, runTimeoutMs, log } =
+    ctx;
+  const n = original.steps.length;
+  const started = Date.now();
+  const failStep = k < n ? original.steps[k]!.id : null;
+  const expectedState = k < n ? 'ROLLED_BACK' : 'COMMITTED → ROLLED_BACK';
+  const run = instantiateRun(definition, runTag(k), tokens);
+  const row: VerifyRow = {
+    position: k,
+    failedStep: failStep,
+    sagaId: run.sagaId,
+    expectedState,
+    state: '',
+    targets: 0,
+    residue: [],
+    durationMs: 0,
+    ok: false,
+  };
+  const failing = k < n ? original.steps[k]! : undefined;
+  if (failing && failing.kind === 'retriable') {
+    row.skipped = `step ${failing.id} is retriable (after the pivot): it is retried until it succeeds, never rolled back`;
+    row.state = 'skipped';
+    row.ok = true;
+    log(`position ${k}: skipped (${row.skipped})`);
+    return row;
+  }
+  let targets: Target[] = [];
+  let before: Snapshot | undefined;
+  try {
+    const def: NormalizedDefinition = assertValidDefinition(run.definition, catalog);
+    const plan = deriveTargets(def, catalog, { defaultBucket: config.s3.bucket });
+    // Effects of steps that are never compensated (pivot, retriable) are not compared.
+    targets = plan.targets.filter((t) => t.compensatable);
+    row.targets = targets.length;
+    const initial = await takeSnapshot(deps, targets);
+    before = initial;
+    plans.set(run.sagaId, { failStep, position: k });
+    const deadline = Date.now() + runTimeoutMs;
+    await sagas.createSaga(run.definition);
+    let status = await waitSettled(temporal, sagas, run.sagaId, deadline);
+    const states = [status.state];
+    if (k === n && status.state === 'COMMITTED') {
+      const atCommit = await takeSnapshot(deps, targets);
+      row.unobserved = targets
+        .filter((t) => t.forward && initial.get(t.id) === atCommit.get(t.id))
+        .map((t) => t.id);
+      await sagas.compensateSaga(run.sagaId);
+      status = await waitSettled(temporal, sagas, run.sagaId, deadline);
+      states.push(status.state);
+    }
+    row.state = states.join(' → ');
+    if (k < n && status.failedAt !== failStep) {
+      // The rollback was not caused by the injected failure: an earlier step really failed.
+      row.error = `step ${status.failedAt ?? '?'} failed before the injected failure: ${status.error ?? ''}`;
+    } else if (row.state !== expectedState && status.state !== 'FAILED') {
+      row.error = `saga ${status.state}${status.failedAt ? ` at ${status.failedAt}` : ''}: ${status.error ?? ''}`;
+    }
+    if (status.state === 'FAILED') {
+      row.error = `saga ended FAILED: ${status.failures.map((f) => `${f.phase} ${f.stepId}: ${f.error}`).join('; ') || status.error || ''}`;
+      await sagas
+        .resolveSaga(run.sagaId, 'polysaga verify: residue recorded, closing', 'polysaga verify')
+        .catch(() => undefined);
+    }
+    const after = await takeSnapshot(deps, targets);
+    row.residue = diff(targets, initial, after);
+  } catch (err) {
+    row.error = (err as Error).message.split('\n')[0] ?? String(err);
+    if (row.state === '') row.state = 'ERROR';
+    // Nothing polls the private task queue after verify: do not leave the saga (or its
+    // identity lock) running forever.
+    await terminateIfRunning(temporal, run.sagaId);
+    const key = run.definition.identityKey;
+    if (typeof key === 'string') await terminateIfRunning(temporal, lockWorkflowId(key));
+    // Whatever the interrupted run left behind is residue too.
+    if (before !== undefined) {
+      const snap = before;
+      await takeSnapshot(deps, targets)
+        .then((after) => (row.residue = diff(targets, snap, after)))
+        .catch(() => undefined);
+    }
+  } finally {
+    plans.delete(run.sagaId);
+  }
+  row.durationMs = Date.now() - started;
+  row.ok = row.error === undefined && row.state === expectedState && row.residue.length === 0;
+  log(
+    `position ${k}: ${row.state}, ${row.residue.length === 0 ? 'no residue' : `${row.residue.length} residue`}` +
+      (row.error ? ` (${row.error})` : ''),
+  );
+  return row;
+}
+
 export async function verifyDefinition(
   definition: unknown,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const log = options.log ?? (() => undefined);
-  const catalog = options.catalog ?? builtinCatalog;
+  const catalog =
+    options.catalog ??
+    (options.backendDefinitions?.length
+      ? catalogOf([...builtinCatalogs, ...options.backendDefinitions.map((d) => d.catalog)])
+      : builtinCatalog);
   const baseConfig = options.config ?? loadConfig();
   const tokens = rewriteTokens(definition, options.rewrite ?? []);
   // Validate the definition itself and one instantiation (the rewrite must keep it valid).
@@ -238,28 +390,7 @@ export async function verifyDefinition(
       : (options.tuning ?? { retryInterval: '200ms', compensationAttempts: 3 });
 
   const plans = new Map<string, RunPlan>();
-  const wrapActivities = (acts: SagaActivities): SagaActivities => ({
-    ...acts,
-    async executeStep(input) {
-      const plan = plans.get(input.sagaId);
-      if (plan && plan.failStep === input.stepId) {
-        throw ApplicationFailure.nonRetryable(
-          `polysaga verify: injected failure at step ${input.stepId} (position ${plan.position})`,
-          FailureTypes.InjectedFailure,
-        );
-      }
-      return acts.executeStep(input);
-    },
-    async compensateStep(input) {
-      if (plans.has(input.sagaId) && broken.has(input.stepId)) {
-        return {
-          outcome: 'undone',
-          detail: { verify: 'compensation disabled by breakCompensations (test hook)' },
-        };
-      }
-      return acts.compensateStep(input);
-    },
-  });
+  const wrapActivities = injectFaults(plans, broken);
 
   let services: StartedServices | undefined;
   let worker: SagaWorker | undefined;
@@ -278,6 +409,7 @@ export async function verifyDefinition(
       wrapActivities,
       ...(options.catalog ? { catalog: options.catalog } : {}),
       ...(options.backends ? { backends: options.backends } : {}),
+      ...(options.backendDefinitions ? { backendDefinitions: options.backendDefinitions } : {}),
       ...(options.registerCompensations ? { registerCompensations: options.registerCompensations } : {}),
     });
     running = worker.run();
@@ -309,95 +441,20 @@ export async function verifyDefinition(
     };
     unchecked = deriveTargets(probe, catalog, { defaultBucket: config.s3.bucket }).unchecked;
 
-    for (const k of positions) {
-      const started = Date.now();
-      const failStep = k < n ? original.steps[k]!.id : null;
-      const expectedState = k < n ? 'ROLLED_BACK' : 'COMMITTED → ROLLED_BACK';
-      const run = instantiateRun(definition, runTag(k), tokens);
-      const row: VerifyRow = {
-        position: k,
-        failedStep: failStep,
-        sagaId: run.sagaId,
-        expectedState,
-        state: '',
-        targets: 0,
-        residue: [],
-        durationMs: 0,
-        ok: false,
-      };
-      rows.push(row);
-      const failing = k < n ? original.steps[k]! : undefined;
-      if (failing && failing.kind === 'retriable') {
-        row.skipped = `step ${failing.id} is retriable (after the pivot): it is retried until it succeeds, never rolled back`;
-        row.state = 'skipped';
-        row.ok = true;
-        log(`position ${k}: skipped (${row.skipped})`);
-        continue;
-      }
-      let targets: Target[] = [];
-      let before: Snapshot | undefined;
-      try {
-        const def: NormalizedDefinition = assertValidDefinition(run.definition, catalog);
-        const plan = deriveTargets(def, catalog, { defaultBucket: config.s3.bucket });
-        // Effects of steps that are never compensated (pivot, retriable) are not compared.
-        targets = plan.targets.filter((t) => t.compensatable);
-        row.targets = targets.length;
-        const initial = await takeSnapshot(deps, targets);
-        before = initial;
-        plans.set(run.sagaId, { failStep, position: k });
-        const deadline = Date.now() + runTimeoutMs;
-        await sagas.createSaga(run.definition);
-        let status = await waitSettled(temporal, sagas, run.sagaId, deadline);
-        const states = [status.state];
-        if (k === n && status.state === 'COMMITTED') {
-          const atCommit = await takeSnapshot(deps, targets);
-          row.unobserved = targets
-            .filter((t) => t.forward && initial.get(t.id) === atCommit.get(t.id))
-            .map((t) => t.id);
-          await sagas.compensateSaga(run.sagaId);
-          status = await waitSettled(temporal, sagas, run.sagaId, deadline);
-          states.push(status.state);
-        }
-        row.state = states.join(' → ');
-        if (k < n && status.failedAt !== failStep) {
-          // The rollback was not caused by the injected failure: an earlier step really failed.
-          row.error = `step ${status.failedAt ?? '?'} failed before the injected failure: ${status.error ?? ''}`;
-        } else if (row.state !== expectedState && status.state !== 'FAILED') {
-          row.error = `saga ${status.state}${status.failedAt ? ` at ${status.failedAt}` : ''}: ${status.error ?? ''}`;
-        }
-        if (status.state === 'FAILED') {
-          row.error = `saga ended FAILED: ${status.failures.map((f) => `${f.phase} ${f.stepId}: ${f.error}`).join('; ') || status.error || ''}`;
-          await sagas
-            .resolveSaga(run.sagaId, 'polysaga verify: residue recorded, closing', 'polysaga verify')
-            .catch(() => undefined);
-        }
-        const after = await takeSnapshot(deps, targets);
-        row.residue = diff(targets, initial, after);
-      } catch (err) {
-        row.error = (err as Error).message.split('\n')[0] ?? String(err);
-        if (row.state === '') row.state = 'ERROR';
-        // Nothing polls the private task queue after verify: do not leave the saga (or its
-        // identity lock) running forever.
-        await terminateIfRunning(temporal, run.sagaId);
-        const key = run.definition.identityKey;
-        if (typeof key === 'string') await terminateIfRunning(temporal, lockWorkflowId(key));
-        // Whatever the interrupted run left behind is residue too.
-        if (before !== undefined) {
-          const snap = before;
-          await takeSnapshot(deps, targets)
-            .then((after) => (row.residue = diff(targets, snap, after)))
-            .catch(() => undefined);
-        }
-      } finally {
-        plans.delete(run.sagaId);
-      }
-      row.durationMs = Date.now() - started;
-      row.ok = row.error === undefined && row.state === expectedState && row.residue.length === 0;
-      log(
-        `position ${k}: ${row.state}, ${row.residue.length === 0 ? 'no residue' : `${row.residue.length} residue`}` +
-          (row.error ? ` (${row.error})` : ''),
-      );
-    }
+    const ctx: PositionContext = {
+      definition,
+      tokens,
+      original,
+      catalog,
+      config,
+      deps,
+      plans,
+      temporal,
+      sagas,
+      runTimeoutMs,
+      log,
+    };
+    for (const k of positions) rows.push(await runPosition(k, ctx));
   } finally {
     await connection?.close().catch(() => undefined);
     if (worker) await worker.shutdown().catch(() => undefined);
