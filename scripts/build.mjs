@@ -29,10 +29,7 @@ function newest(dir) {
 // newer than src/ — the same test bin/polysaga makes.
 if (process.argv.includes('--if-stale')) {
   const stamp = `${root}dist/.build-stamp`;
-  if (
-    existsSync(stamp) &&
-    statSync(stamp).mtimeMs >= newest(`${root}src`)
-  ) {
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest(`${root}src`)) {
     process.exit(0);
   }
   console.error('[build] dist/ is missing or older than src/: npm run build');
