@@ -34,6 +34,18 @@ export {
   type ConnectContext,
 } from './backends/index.js';
 export { builtinCatalogs } from './backends/catalog.js';
+// The application's own actions as typed saga steps (the backend `app`).
+export {
+  defineActions,
+  actionsCatalog,
+  APP_BACKEND,
+  type ActionsDefinition,
+  type Action,
+  type ActionContext,
+  type ActionMap,
+  type Rollback,
+  type RollbackContext,
+} from './backends/app/index.js';
 export { catalogOf, type BackendCatalog } from './saga/catalog.js';
 export type { Catalog, BackendSpec, OperationSpec, CompensationSpec } from './saga/catalog.js';
 export { builtinCatalog } from './backends/catalog.js';

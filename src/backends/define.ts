@@ -26,6 +26,7 @@
  * compensation named in the catalog. The built-in backends are defined the same way, their pure
  * half in `src/backends/<name>/catalog.ts` and `connect` in `src/backends/<name>/runtime.ts`.
  */
+import { APP_BACKEND } from '../saga/actions.js';
 import type { BackendCatalog } from '../saga/catalog.js';
 import type { Adapters } from './connect.js';
 import type { Config } from '../config/index.js';
@@ -69,6 +70,10 @@ export function defineBackend<H extends BackendHandlers | Promise<BackendHandler
 ): BackendDefinition<H> {
   const { name, operations, compensations, retry } = input;
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`backend name "${name}" must match ^[a-z][a-z0-9_]*$`);
+  if (name === APP_BACKEND)
+    throw new Error(
+      `backend name "${APP_BACKEND}" is reserved for the application's actions (defineActions)`,
+    );
   return {
     ...input,
     catalog: { name, operations, compensations, ...(retry ? { retry } : {}) },

@@ -35,7 +35,7 @@ import {
 import { CUSTOM_STEP_OPTIONS } from '../../saga/activity-options.js';
 import type { BackendCatalog, OperationSpec } from '../../saga/catalog.js';
 import { FailureTypes, type CompensateStepInput, type JsonObject } from '../../saga/contracts.js';
-import { defineBackend, type BackendDefinition, type BackendHandlers } from '../define.js';
+import type { BackendDefinition, BackendHandlers } from '../define.js';
 import type { CompensationHandler, OperationContext, OperationHandler } from '../types.js';
 
 export { APP_BACKEND, actionsOf } from '../../saga/actions.js';
@@ -158,11 +158,8 @@ export function defineActions<A extends ActionMap>(actions: A): ActionsDefinitio
       return { outcome: 'undone', ...(isPlainObject(out) ? { detail: out } : {}) };
     };
   }
-  const definition = defineBackend({
-    ...catalog,
-    connect: (): BackendHandlers => ({ operations, compensations }),
-  });
-  return { ...definition, actions };
+  // Built like defineBackend's result: defineBackend refuses the reserved name `app`.
+  return { ...catalog, catalog, connect: (): BackendHandlers => ({ operations, compensations }), actions };
 }
 
 /** Whether a backend definition is an action map's (`defineActions`). */
