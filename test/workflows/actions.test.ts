@@ -120,6 +120,34 @@ describe('typed saga steps with the application’s own actions', () => {
     expect(result.status.steps.find((s) => s.id === 'confirm')?.state).toBe('SUCCEEDED');
   });
 
+  it('a cancelled saga runs the rollbacks newest first; the running step without rollback is not undone', async () => {
+    const sagaId = `actions-cancel-${randomUUID().slice(0, 8)}`;
+    fakes.set(sagaId, { blockSteps: ['confirm'] });
+    const started = await sagas.startTypedSaga('actionStepsSaga', {
+      sagaId,
+      name: 'action-steps',
+      args: [{ orderId: 'o-2', account: 'acc-2', amount: 5 } satisfies ActionStepsInput],
+    });
+    await fakes.whenStarted(sagaId, 'confirm');
+    await harness.env.client.workflow.getHandle(sagaId).cancel();
+    let aborted = false;
+    for (let i = 0; i < 100 && !aborted; i++) {
+      aborted = (await sagas.getStatus(sagaId)).abortRequested;
+      if (!aborted) await new Promise((r) => setTimeout(r, 50));
+    }
+    fakes.release(sagaId, 'confirm');
+    const result = await started.result();
+    expect(result.status.state).toBe('ROLLED_BACK');
+    expect(result.status.error).toContain('workflow cancelled');
+    expect(fakes.callsOf(sagaId)).toEqual(['+reserve', '+ship', '+confirm', '-ship', '-reserve']);
+    expect(
+      fakes
+        .eventsOf(sagaId)
+        .filter((e) => e.status === 'COMPENSATION_STARTED')
+        .map((e) => e.payload?.compensation),
+    ).toEqual(['app.cancelShipment', 'app.releaseCredit']);
+  });
+
   it("the step's own retry policy applies: 4 attempts, not the default 5", async () => {
     const healed = await run({ flakySteps: { ship: 3 } });
     expect(healed.result.status.state).toBe('COMMITTED');
