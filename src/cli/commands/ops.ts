@@ -107,11 +107,17 @@ export function registerOpsCommands(program: Command): void {
     .command('events')
     .argument('<sagaId>')
     .option('--json', 'machine-readable output')
-    .description('print the audit trail of a saga from uds3_saga_events (PostgreSQL)')
+    .description(
+      'print the audit trail of a saga from uds3_saga_events (PostgreSQL); in a scope (PROJECT_PREFIX, ENV) ' +
+        'its rows carry the saga id @<scope>/<sagaId>',
+    )
     .action(async (sagaId: string, opts: { json?: boolean }) => {
-      const { readEvents } = await import('../../audit/index.js');
-      await withPool(async (pool) => {
-        const events = await readEvents(pool, sagaId);
+      const [{ readEvents }, { scopedSagaId }] = await Promise.all([
+        import('../../audit/index.js'),
+        import('../../saga/scope.js'),
+      ]);
+      await withPool(async (pool, cfg) => {
+        const events = await readEvents(pool, scopedSagaId(cfg.scope, sagaId));
         if (events.length === 0) throw new CliError(`no audit events for saga ${sagaId}`, 3);
         if (opts.json) return printJson(events);
         printTable(
