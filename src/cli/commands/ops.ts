@@ -40,7 +40,10 @@ export function registerOpsCommands(program: Command): void {
 
   program
     .command('worker')
-    .option('--task-queue <name>', 'poll this task queue instead of TEMPORAL_TASK_QUEUE')
+    .option(
+      '--task-queue <name>',
+      "poll this task queue instead of TEMPORAL_TASK_QUEUE (default: polysaga, or the scope's <PROJECT_PREFIX>-<ENV>)",
+    )
     .option(
       '--metrics-port <port>',
       'serve Prometheus /metrics on this port (default POLYSAGA_METRICS_PORT; unset: off)',
