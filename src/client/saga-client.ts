@@ -42,6 +42,7 @@ import {
 import { uploadBodyFiles } from './body-files.js';
 import { IdentityLocks } from './identity-lock.js';
 import {
+  IdentityLockedError,
   InvalidDefinitionError,
   SagaAlreadyExistsError,
   SagaNotFoundError,
@@ -455,7 +456,19 @@ export class SagaClient {
     reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
   ): Promise<StartedSaga> {
     let lockRunId: string | null = null;
-    if (saga.identityKey !== null) lockRunId = await this.locks.acquire(saga.identityKey, saga.sagaId);
+    if (saga.identityKey !== null) {
+      try {
+        lockRunId = await this.locks.acquire(saga.identityKey, saga.sagaId);
+      } catch (err) {
+        // Named as their users know them: key and holder without the scope.
+        if (!(err instanceof IdentityLockedError) || this.scope === '') throw err;
+        throw new IdentityLockedError(
+          unscopedSagaId(this.scope, err.identityKey),
+          unscopedSagaId(this.scope, err.holderSagaId),
+          { cause: err },
+        );
+      }
+    }
     let runId: string;
     try {
       const handle = await this.client.workflow.start(workflowType, {

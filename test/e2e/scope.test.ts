@@ -163,7 +163,8 @@ describe('ENV and PROJECT_PREFIX: two environments sharing one namespace and one
       staging: await startWorker(envOf('staging', ports.staging)),
     };
     try {
-      for (const env of ENVS) expect(workers[env].log()).toContain(`task queue ${scope(env)}`);
+      for (const env of ENVS)
+        expect(workers[env].log()).toContain(`task queue ${scope(env)} (scope ${scope(env)})`);
 
       // dev starts and holds its identity lock while its call is held ...
       const dev = await polysaga(['start', definitionFile('dev'), '--json'], envOf('dev'));
@@ -175,6 +176,14 @@ describe('ENV and PROJECT_PREFIX: two environments sharing one namespace and one
       expect(staging.stderr).toBe('');
       expect(staging.code).toBe(0);
       await until('the call of staging', () => calls.some((c) => c.env === 'staging'), 60_000);
+      // Within one environment the lock holds: a second saga with the key is refused (exit 4),
+      // named as the user knows key and holder.
+      const second = await polysaga(
+        ['start', definitionFile('dev'), '--saga-id', `second-${run}`],
+        envOf('dev'),
+      );
+      expect(second.code).toBe(4);
+      expect(second.stderr).toContain(`identity key "${identityKey}" is locked by saga ${sagaId}`);
 
       // Both run at once: each list shows only its own saga, under the id its user gave.
       for (const env of ENVS) {

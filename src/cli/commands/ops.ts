@@ -89,7 +89,9 @@ export function registerOpsCommands(program: Command): void {
       // Written whatever LOG_LEVEL says (scripts wait for it), in the worker's log format.
       const message =
         `polysaga worker polling ${w.config.temporal.address} namespace ${w.config.temporal.namespace} ` +
-        `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}; Web UI ${w.config.temporal.uiUrl}` +
+        `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}` +
+        (w.config.scope !== '' ? ` (scope ${w.config.scope})` : '') +
+        `; Web UI ${w.config.temporal.uiUrl}` +
         (w.metricsServer ? `; metrics ${w.metricsServer.url}` : '');
       const meta = {
         sdkComponent: 'worker',
