@@ -228,12 +228,22 @@ describe('ENV and PROJECT_PREFIX: two environments sharing one namespace and one
       expect(status.code, status.stderr).toBe(0);
       expect(JSON.parse(status.stdout)).toMatchObject({ sagaId, state: 'COMMITTED', identityKey });
 
-      // events: the saga's own audit rows, saga id scoped.
+      // events: the saga's own audit rows (stored under the scoped id, printed under the user's),
+      // one row per transition of its three steps.
       const events = await polysaga(['events', sagaId, '--json'], e);
       expect(events.code, events.stderr).toBe(0);
-      const rows = JSON.parse(events.stdout) as { sagaId: string; status: string }[];
-      expect(new Set(rows.map((r) => r.sagaId))).toEqual(new Set([`@${scope(env)}/${sagaId}`]));
-      expect(rows.at(-1)?.status).toBe('SAGA_COMMITTED');
+      const rows = JSON.parse(events.stdout) as { sagaId: string; status: string; seq: number }[];
+      expect(new Set(rows.map((r) => r.sagaId))).toEqual(new Set([sagaId]));
+      expect(rows.map((r) => r.status)).toEqual([
+        'SAGA_STARTED',
+        ...['row', 'mark', 'call'].flatMap(() => ['STEP_PENDING', 'STEP_SUCCESS']),
+        'SAGA_COMMITTED',
+      ]);
+      const stored = await pool.query<{ seq: number }>(
+        `SELECT seq FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq`,
+        [`@${scope(env)}/${sagaId}`],
+      );
+      expect(stored.rows.map((r) => Number(r.seq))).toEqual(rows.map((r) => Number(r.seq)));
 
       // The other environment's saga is not found from here, whichever way it is named.
       const other = scope(env === 'dev' ? 'staging' : 'dev');

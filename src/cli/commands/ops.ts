@@ -114,17 +114,19 @@ export function registerOpsCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .description(
       'print the audit trail of a saga from uds3_saga_events (PostgreSQL); in a scope (PROJECT_PREFIX, ENV) ' +
-        'its rows carry the saga id @<scope>/<sagaId>',
+        'its rows are stored under @<scope>/<sagaId>, printed (--json too) under <sagaId>',
     )
     .action(async (sagaId: string, opts: { json?: boolean }) => {
-      const [{ readEvents }, { scopedSagaId }] = await Promise.all([
+      const [{ readEvents }, { scopedSagaId, unscopedSagaId }] = await Promise.all([
         import('../../audit/index.js'),
         import('../../saga/scope.js'),
       ]);
       await withPool(async (pool, cfg) => {
         const events = await readEvents(pool, scopedSagaId(cfg.scope, sagaId));
         if (events.length === 0) throw new CliError(`no audit events for saga ${sagaId}`, 3);
-        if (opts.json) return printJson(events);
+        // Named as everywhere in the CLI: by the saga id its user gave (list --json has the workflowId).
+        if (opts.json)
+          return printJson(events.map((e) => ({ ...e, sagaId: unscopedSagaId(cfg.scope, e.sagaId) })));
         printTable(
           ['seq', 'time', 'status', 'step', 'attempt', 'ms', 'error'],
           events.map((e) => [
