@@ -245,6 +245,11 @@ describe('ENV and PROJECT_PREFIX: two environments sharing one namespace and one
       );
       expect(stored.rows.map((r) => Number(r.seq))).toEqual(rows.map((r) => Number(r.seq)));
 
+      // recover takes the id as given and scans only this scope: nothing to do for a committed saga.
+      const recover = await polysaga(['recover', '--saga-id', sagaId, '--max-retries', '0', '--json'], e);
+      expect(recover.code, recover.stderr).toBe(0);
+      expect((JSON.parse(recover.stdout) as { sagas: unknown[] }).sagas).toEqual([]);
+
       // The other environment's saga is not found from here, whichever way it is named.
       const other = scope(env === 'dev' ? 'staging' : 'dev');
       const cross = await polysaga(['status', `@${other}/${sagaId}`], e);
