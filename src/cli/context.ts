@@ -50,6 +50,7 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
       new SagaClient({
         client,
         taskQueue: cfg.temporal.taskQueue,
+        scope: cfg.scope,
         limits: cfg.limits,
         guard: storeGuard(cfg),
         secrets: new SecretMasker(maskableSecrets(cfg).values),

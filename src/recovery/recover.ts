@@ -161,8 +161,10 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
     ...(filter.name ? { name: filter.name } : {}),
     limit: filter.limit ?? 1000,
   })) {
-    if (filter.sagaIds && filter.sagaIds.length > 0 && !filter.sagaIds.includes(s.sagaId)) continue;
-    failed.set(s.sagaId, s.name);
+    // Keyed by workflow id, as the audit table names sagas (in a scope: `@<scope>/<sagaId>`).
+    const id = s.workflowId;
+    if (filter.sagaIds && filter.sagaIds.length > 0 && !filter.sagaIds.includes(id)) continue;
+    failed.set(id, s.name);
   }
   for (const s of await findFailedSagas(options.pool, filter))
     if (!failed.has(s.sagaId)) failed.set(s.sagaId, s.sagaName);
