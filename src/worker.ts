@@ -14,6 +14,18 @@ export {
   type ConnectContext,
 } from './backends/index.js';
 export { builtinCatalogs } from './backends/catalog.js';
+// The application's own actions as typed saga steps (the backend `app`).
+export {
+  defineActions,
+  actionsCatalog,
+  APP_BACKEND,
+  type ActionsDefinition,
+  type Action,
+  type ActionContext,
+  type ActionMap,
+  type Rollback,
+  type RollbackContext,
+} from './backends/app/index.js';
 export { catalogOf, type BackendCatalog } from './saga/catalog.js';
 export { loadConfig, ConfigError, type Config } from './config/index.js';
 export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';

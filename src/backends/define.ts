@@ -31,6 +31,7 @@
  * built-ins' snapshots are in `src/backends/<name>/snapshot.ts`. A backend without one is
  * reported as unchecked.
  */
+import { APP_BACKEND } from '../saga/actions.js';
 import type { BackendCatalog } from '../saga/catalog.js';
 import type { Json } from '../saga/contracts.js';
 import type { Adapters } from './connect.js';
@@ -122,6 +123,10 @@ export function defineBackend<
 >(input: BackendDefinitionInput<H, T>): BackendDefinition<H> {
   const { name, operations, compensations, retry } = input;
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`backend name "${name}" must match ^[a-z][a-z0-9_]*$`);
+  if (name === APP_BACKEND)
+    throw new Error(
+      `backend name "${APP_BACKEND}" is reserved for the application's actions (defineActions)`,
+    );
   return {
     ...input,
     catalog: { name, operations, compensations, ...(retry ? { retry } : {}) },
