@@ -420,7 +420,8 @@ export class SagaClient {
     workflowType: string,
     options: { sagaId: string; name: string; args: unknown[]; identityKey?: string | null; traceId?: string },
   ): Promise<StartedSaga> {
-    // The identity key stays as given: the typed saga's own code declares it (and releases its lock).
+    // The typed saga's own code declares the identity key and releases its lock; in a scope it
+    // prefixes the key from its workflow id (runTypedSaga), as the client does here.
     const workflowId = this.workflowIdOf(options.sagaId);
     return this.startRun(
       workflowType,
@@ -428,7 +429,7 @@ export class SagaClient {
         sagaId: workflowId,
         name: options.name,
         traceId: options.traceId ?? workflowId,
-        identityKey: options.identityKey ?? null,
+        identityKey: options.identityKey == null ? null : scopedKey(this.scope, options.identityKey),
         state: 'PENDING',
         metadata: {
           summary: `saga ${options.name} (typed saga ${workflowType})`,

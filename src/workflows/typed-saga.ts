@@ -4,6 +4,7 @@ import { actionName, APP_BACKEND, type ActionRef, type ActionStepSpec } from '..
 import type { ActivityTuning } from '../saga/activity-options.js';
 import { defaultIdempotencyKey, type JsonObject, type StepKind } from '../saga/contracts.js';
 import type { CompensationMode } from '../saga/definition.js';
+import { scopedKey, scopeOfId } from '../saga/scope.js';
 import type { SagaResult } from '../saga/status.js';
 import { SagaEngine } from './saga-engine.js';
 import { actionStepSpec, isActionStep, type StepPlan, type StepSpec } from './steps.js';
@@ -40,7 +41,15 @@ export class TypedSaga extends SagaEngine {
   override step(spec: StepSpec): Promise<JsonObject>;
   override step<I extends object, R extends object>(spec: ActionStepSpec<I, R>): Promise<R>;
   override step(spec: StepSpec | ActionStepSpec): Promise<JsonObject> {
-    return super.step(isActionStep(spec) ? actionStepSpec(spec) : spec);
+    const step = isActionStep(spec) ? actionStepSpec(spec) : spec;
+    // In a scope (workflow id `@<scope>/<id>`), an explicit idempotency key gets the same prefix
+    // as the client gives a definition's keys; unscoped sagas keep theirs as written.
+    const scope = scopeOfId(workflowInfo().workflowId);
+    return super.step(
+      scope !== '' && step.idempotencyKey !== undefined
+        ? { ...step, idempotencyKey: scopedKey(scope, step.idempotencyKey) }
+        : step,
+    );
   }
 }
 
@@ -69,7 +78,8 @@ export function runTypedSaga(
       name: options.name,
       sagaId,
       traceId: options.traceId ?? sagaId,
-      identityKey: options.identityKey ?? null,
+      // In a scope the identity key gets the prefix the client gave it when it took the lock.
+      identityKey: options.identityKey == null ? null : scopedKey(scopeOfId(sagaId), options.identityKey),
       compensation: options.compensation ?? { mode: 'sequential' },
       steps: (options.plan ?? []).map(planStep).map((p) => ({
         ...p,

@@ -97,6 +97,44 @@ async function rows(table: string, sagaId: string): Promise<string[]> {
   return r.rows.map((x) => x.id);
 }
 
+describe('typed sagas in a scope (ENV / PROJECT_PREFIX)', () => {
+  it('identity key and explicit idempotency keys carry the scope; the lock is released', async () => {
+    const scoped = new SagaClient({ client: connected.client, taskQueue, scope: 'acme-dev' });
+    const identityKey = `account:${run}`;
+    const reserveKey = `res-${run}`;
+    const start = (client: SagaClient, sagaId: string) =>
+      client.startTypedSaga('creditSaga', {
+        sagaId,
+        name: 'credit',
+        identityKey,
+        args: [{ account: 'acc-s', amount: 5, identityKey, reserveKey }],
+      });
+    // The same saga id, identity key and idempotency key in the default scope and in acme-dev,
+    // both running at once: neither blocks nor satisfies the other.
+    const sagaId = `credit-scope-${run}`;
+    const [inScope, unscoped] = await Promise.all([start(scoped, sagaId), start(sagas, sagaId)]);
+    expect((await inScope.result()).status.state).toBe('COMMITTED');
+    expect((await unscoped.result()).status.state).toBe('COMMITTED');
+    const workflowId = scoped.workflowIdOf(sagaId);
+    expect(workflowId).toBe(`@acme-dev/${sagaId}`);
+    const pending = (await readEvents(worker.resources.pool, workflowId)).find(
+      (e) => e.status === 'STEP_PENDING' && e.stepId === 'reserve',
+    );
+    expect(pending?.payload).toMatchObject({ idempotencyKey: `@acme-dev/${reserveKey}` });
+    const reservations = await appPool.query<{ id: string; saga_id: string }>(
+      `SELECT id, saga_id FROM ${tables.reservations} WHERE id LIKE $1 ORDER BY id`,
+      [`%${reserveKey}`],
+    );
+    expect(reservations.rows).toEqual([
+      { id: `@acme-dev/${reserveKey}`, saga_id: workflowId },
+      { id: reserveKey, saga_id: sagaId },
+    ]);
+    // The typed saga released the scoped lock it was started under: the key is free again.
+    const again = await start(scoped, `${sagaId}-again`);
+    expect((await again.result()).status.state).toBe('COMMITTED');
+  });
+});
+
 describe('typed saga steps with the application’s own actions', () => {
   it('commit: the actions wrote their rows, each step is audited write-ahead with its key, COMMITTED', async () => {
     const { sagaId, result, events } = await runCredit({ account: 'acc-1', amount: 40 });

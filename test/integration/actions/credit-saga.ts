@@ -14,6 +14,10 @@ export interface CreditSagaInput {
   notify?: boolean;
   /** A last step naming an action and rollback by string (for unknown names). */
   extra?: { action: string; rollback?: string };
+  /** The saga's identity key (an identity lock while it runs). */
+  identityKey?: string;
+  /** An explicit idempotency key of the reserve step. */
+  reserveKey?: string;
 }
 
 const app = actionsOf<CreditActions>();
@@ -23,6 +27,7 @@ export async function creditSaga(input: CreditSagaInput): Promise<SagaResult> {
   return runTypedSaga(
     {
       name: 'credit',
+      ...(input.identityKey ? { identityKey: input.identityKey } : {}),
       plan: [
         { id: 'reserve', action: app.reserveCredit },
         { id: 'charge', action: app.chargeCard },
@@ -35,6 +40,7 @@ export async function creditSaga(input: CreditSagaInput): Promise<SagaResult> {
         action: app.reserveCredit,
         rollback: app.releaseCredit,
         input: credit,
+        ...(input.reserveKey ? { idempotencyKey: input.reserveKey } : {}),
       });
       await saga.step({
         id: 'charge',
