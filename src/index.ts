@@ -68,3 +68,23 @@ export {
 export { assertValidDefinition } from './saga/validate.js';
 export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';
 export { createAuditPool } from './audit/connection.js';
+// Plugins (docs/backends.md, "Write your own backend"): also `polysaga/plugin` alone.
+export {
+  definePlugin,
+  registerCompensation,
+  getCompensation,
+  registeredCompensations,
+  unregisterCompensation,
+  loadPlugins,
+  catalogWithPlugins,
+  PluginError,
+  type Plugin,
+  type PluginInput,
+  type PluginCompensation,
+  type LoadedPlugin,
+  type RegisterCompensationOptions,
+  type RegisteredCompensation,
+  type RegisteredCompensationHandler,
+} from './plugins/index.js';
+export { PermanentError, ConflictError } from './backends/errors.js';
+export type { BackendSnapshot } from './backends/define.js';

@@ -29,6 +29,7 @@
 import type { BackendCatalog } from '../saga/catalog.js';
 import type { Adapters } from './connect.js';
 import type { Config } from '../config/index.js';
+import type { Json } from '../saga/contracts.js';
 import type { Backend, CompensationHandler, OperationHandler } from './types.js';
 
 /** What `connect` is given. */
@@ -51,6 +52,24 @@ export interface BackendDefinitionInput<
   H extends BackendHandlers | Promise<BackendHandlers>,
 > extends BackendCatalog {
   connect(ctx: ConnectContext): H;
+  /** How `polysaga verify` reads this backend's store (omitted: its steps are listed as unchecked). */
+  snapshot?: BackendSnapshot;
+}
+
+/**
+ * What `polysaga verify` reads of a backend's store, in the shape of the built-ins'
+ * `src/backends/<name>/snapshot.ts`: the objects one step touches, and the current state of one
+ * of them as JSON. Verify compares the state before a run with the state after its compensation.
+ */
+export interface BackendSnapshot {
+  /**
+   * The store objects a step touches, each a JSON value naming one object (e.g. `{ table, id }`),
+   * from the operation and its payload (as parsed by the operation's schema). A string instead
+   * says why the step cannot be checked (it is listed as unchecked).
+   */
+  targets(operation: string, payload: Record<string, unknown>): Json[] | string;
+  /** The current state of one target as JSON, `null` when absent. */
+  read(target: Json, ctx: ConnectContext): Promise<Json>;
 }
 
 export interface BackendDefinition<

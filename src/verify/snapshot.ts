@@ -16,6 +16,7 @@ import { s3Object } from '../backends/s3/snapshot.js';
 import type { VectorEngine } from '../backends/vector/adapter.js';
 import { readFiltered, readPoints } from '../backends/vector/snapshot.js';
 import type { Json } from '../saga/contracts.js';
+import type { BackendSnapshot, ConnectContext } from '../backends/define.js';
 import { stableJson, type Target, type TargetSpec } from './targets.js';
 
 export interface SnapshotDeps {
@@ -25,6 +26,8 @@ export interface SnapshotDeps {
   redis: RedisClient;
   vector: VectorEngine;
   http: HttpServiceClient;
+  /** Snapshots of the other backends (defineBackend's `snapshot`) and what their `read` is given. */
+  defined?: { snapshots: Readonly<Record<string, BackendSnapshot>>; ctx: ConnectContext };
 }
 
 /** target id → canonical JSON of what is there (`null` when absent). */
@@ -55,6 +58,11 @@ export async function readTarget(deps: SnapshotDeps, spec: TargetSpec): Promise<
       return httpFiles(deps.http, spec);
     case 'http-git':
       return httpGit(deps.http, spec);
+    case 'defined': {
+      const snapshot = deps.defined?.snapshots[spec.backend];
+      if (!snapshot || !deps.defined) throw new Error(`backend "${spec.backend}" has no snapshot reader`);
+      return snapshot.read(spec.target, deps.defined.ctx);
+    }
   }
 }
 

@@ -16,7 +16,8 @@
  * | http service `files` | every file of `body.project_id` (GET /files/…, GET /file/…) |
  * | http service `git` | the snapshot list of the project (GET /snapshot/…) |
  *
- * Anything else (custom backends, other HTTP services) is listed as unchecked.
+ * A backend defined with a `snapshot` (defineBackend) names its own targets; anything else
+ * (custom backends without one, other HTTP services) is listed as unchecked.
  */
 import { httpTargets, type HttpTarget } from '../backends/http/snapshot.js';
 import { kvTargets, type KvKeyTarget } from '../backends/kv/snapshot.js';
@@ -24,13 +25,23 @@ import { neo4jTargets, type Neo4jTarget, type NodeKey } from '../backends/neo4j/
 import { postgresTargets, type PgRowTarget } from '../backends/postgres/snapshot.js';
 import { s3Targets, type S3ObjectTarget } from '../backends/s3/snapshot.js';
 import { vectorTargets, type VectorTarget } from '../backends/vector/snapshot.js';
+import type { BackendSnapshot } from '../backends/define.js';
 import type { Catalog } from '../saga/catalog.js';
+import type { Json } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 
 export type { NodeKey };
 
+/** A target of a backend defined with a `snapshot` (defineBackend): read by its `snapshot.read`. */
+export interface DefinedTarget {
+  kind: 'defined';
+  backend: string;
+  target: Json;
+}
+
 /** What verify reads; each backend's targets are in `src/backends/<name>/snapshot.ts`. */
-export type TargetSpec = PgRowTarget | Neo4jTarget | VectorTarget | S3ObjectTarget | KvKeyTarget | HttpTarget;
+export type TargetSpec =
+  PgRowTarget | Neo4jTarget | VectorTarget | S3ObjectTarget | KvKeyTarget | HttpTarget | DefinedTarget;
 
 export interface Target {
   /** Human-readable and unique: e.g. `postgres documents {"id":"doc-42-v0-ab12cd"}`. */
@@ -54,6 +65,8 @@ export interface TargetPlan {
 export interface TargetOptions {
   /** Default S3 bucket (S3_BUCKET). */
   defaultBucket: string;
+  /** Snapshots of the other backends (defineBackend's `snapshot`), by backend name. */
+  snapshots?: Readonly<Record<string, BackendSnapshot>>;
 }
 
 type Obj = Record<string, unknown>;
@@ -84,8 +97,14 @@ function specsFor(backend: string, operation: string, p: Obj, opts: TargetOption
       return kvTargets(p);
     case 'http':
       return httpTargets(p);
-    default:
-      return `custom backend "${backend}" has no snapshot reader`;
+    default: {
+      const snapshot = opts.snapshots?.[backend];
+      if (!snapshot) return `custom backend "${backend}" has no snapshot reader`;
+      const targets = snapshot.targets(operation, p);
+      return typeof targets === 'string'
+        ? targets
+        : targets.map((target): DefinedTarget => ({ kind: 'defined', backend, target }));
+    }
   }
 }
 
@@ -109,6 +128,8 @@ function describe(spec: TargetSpec): string {
       return `http ${spec.service} files of ${spec.projectId}`;
     case 'http-git':
       return `http ${spec.service} snapshots of ${spec.projectId}`;
+    case 'defined':
+      return `${spec.backend} ${stable(spec.target)}`;
   }
 }
 

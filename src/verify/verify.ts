@@ -24,8 +24,10 @@ import { SagaClient, sagaRunResult } from '../client/index.js';
 import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
-import { builtinCatalog, builtinCatalogs } from '../backends/catalog.js';
-import type { BackendDefinition } from '../backends/define.js';
+import { builtinCatalogs } from '../backends/catalog.js';
+import type { BackendDefinition, BackendSnapshot } from '../backends/define.js';
+import type { LoadedPlugin } from '../plugins/load.js';
+import { withRegisteredCompensations } from '../plugins/catalog.js';
 import { catalogOf, type Catalog } from '../saga/catalog.js';
 import { FailureTypes, type Json, type SagaActivities } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
@@ -116,8 +118,13 @@ export interface VerifyOptions {
   catalog?: Catalog;
   backends?: Backend[];
   registerCompensations?: (registry: CompensationRegistry) => void;
-  /** Backends of your own (`defineBackend`): connected by the worker, their catalogs added (their stores are unchecked). */
+  /**
+   * Backends of your own (`defineBackend`): connected by the worker, their catalogs added; their
+   * stores are compared through their `snapshot` (without one: unchecked).
+   */
   backendDefinitions?: readonly BackendDefinition[];
+  /** Plugins (`loadPlugins`): their backends are added as `backendDefinitions` are. */
+  plugins?: readonly LoadedPlugin[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -254,6 +261,8 @@ interface PositionContext {
   catalog: Catalog;
   config: Config;
   deps: SnapshotDeps;
+  /** Snapshots of the defined backends, by name. */
+  snapshots: Readonly<Record<string, BackendSnapshot>>;
   plans: Map<string, RunPlan>;
   temporal: Client;
   sagas: SagaClient;
@@ -296,7 +305,7 @@ async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> 
   let before: Snapshot | undefined;
   try {
     const def: NormalizedDefinition = assertValidDefinition(run.definition, catalog);
-    const plan = deriveTargets(def, catalog, { defaultBucket: config.s3.bucket });
+    const plan = deriveTargets(def, catalog, { defaultBucket: config.s3.bucket, snapshots: ctx.snapshots });
     // Effects of steps that are never compensated (pivot, retriable) are not compared.
     targets = plan.targets.filter((t) => t.compensatable);
     row.targets = targets.length;
@@ -363,11 +372,16 @@ export async function verifyDefinition(
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const log = options.log ?? (() => undefined);
+  const definitions = [
+    ...(options.backendDefinitions ?? []),
+    ...(options.plugins ?? []).flatMap((p) => p.backends),
+  ];
   const catalog =
     options.catalog ??
-    (options.backendDefinitions?.length
-      ? catalogOf([...builtinCatalogs, ...options.backendDefinitions.map((d) => d.catalog)])
-      : builtinCatalog);
+    withRegisteredCompensations(catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]));
+  const snapshots = Object.fromEntries(
+    definitions.flatMap((d) => (d.snapshot ? [[d.name, d.snapshot] as const] : [])),
+  );
   const baseConfig = options.config ?? loadConfig();
   const tokens = rewriteTokens(definition, options.rewrite ?? []);
   // Validate the definition itself and one instantiation (the rewrite must keep it valid).
@@ -409,7 +423,7 @@ export async function verifyDefinition(
       wrapActivities,
       ...(options.catalog ? { catalog: options.catalog } : {}),
       ...(options.backends ? { backends: options.backends } : {}),
-      ...(options.backendDefinitions ? { backendDefinitions: options.backendDefinitions } : {}),
+      ...(definitions.length > 0 ? { backendDefinitions: definitions } : {}),
       ...(options.registerCompensations ? { registerCompensations: options.registerCompensations } : {}),
     });
     running = worker.run();
@@ -438,8 +452,9 @@ export async function verifyDefinition(
       redis: worker.resources.redis,
       vector: worker.resources.vector,
       http: new HttpServiceClient(config.http),
+      defined: { snapshots, ctx: { adapters: worker.resources.adapters, config } },
     };
-    unchecked = deriveTargets(probe, catalog, { defaultBucket: config.s3.bucket }).unchecked;
+    unchecked = deriveTargets(probe, catalog, { defaultBucket: config.s3.bucket, snapshots }).unchecked;
 
     const ctx: PositionContext = {
       definition,
@@ -448,6 +463,7 @@ export async function verifyDefinition(
       catalog,
       config,
       deps,
+      snapshots,
       plans,
       temporal,
       sagas,

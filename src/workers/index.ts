@@ -39,6 +39,9 @@ import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/
 import { builtinCatalogs } from '../backends/catalog.js';
 import { connectBackend, type BackendDefinition } from '../backends/define.js';
 import { catalogOf, type Catalog } from '../saga/catalog.js';
+import type { LoadedPlugin } from '../plugins/load.js';
+import { withRegisteredCompensations } from '../plugins/catalog.js';
+import { registeredCompensations } from '../plugins/registry.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../backends/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
@@ -140,7 +143,7 @@ export interface BackendResources {
    * keep their before-images in `blobs`.
    */
   backends: Backend[];
-  /** The catalog of {@link backends}: the built-in one plus the defined backends' catalogs. */
+  /** The catalog of {@link backends}: the built-in one plus the defined backends' catalogs and the registered compensations. */
   catalog: Catalog;
   close(): Promise<void>;
 }
@@ -148,6 +151,11 @@ export interface BackendResources {
 export interface BackendResourcesOptions {
   /** Backends of your own (`defineBackend`), connected after the built-in ones and closed with them. */
   backendDefinitions?: readonly BackendDefinition[];
+  /**
+   * Plugins (`loadPlugins`, src/plugins): their backends are connected after `backendDefinitions`.
+   * Compensations registered with `registerCompensation` (plugins' among them) are always added.
+   */
+  plugins?: readonly LoadedPlugin[];
 }
 
 /**
@@ -164,7 +172,10 @@ export async function createBackendResources(
   } catch (err) {
     throw new Error(`cannot open the backend clients: ${(err as Error).message}`, { cause: err });
   }
-  const definitions = options.backendDefinitions ?? [];
+  const definitions = [
+    ...(options.backendDefinitions ?? []),
+    ...(options.plugins ?? []).flatMap((p) => p.backends),
+  ];
   let catalog: Catalog;
   const connected: Awaited<ReturnType<typeof connectBackend>>[] = [];
   const closeAll = async () => {
@@ -172,7 +183,9 @@ export async function createBackendResources(
     await adapters.close();
   };
   try {
-    catalog = catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]);
+    catalog = withRegisteredCompensations(
+      catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]),
+    );
     for (const d of definitions) {
       try {
         connected.push(await connectBackend(d, { adapters, config }));
@@ -231,6 +244,11 @@ export function createActivities(
 ): SagaActivities {
   const backends = [...resources.backends, ...(options.backends ?? [])];
   const compensations = createCompensationRegistry(backends);
+  // Compensations registered process-wide (registerCompensation, plugins), given the worker's clients.
+  for (const c of registeredCompensations()) {
+    const ctx = { adapters: resources.adapters, config };
+    compensations.register(c.name, (input) => c.handler(input, ctx), c.backend);
+  }
   options.registerCompensations?.(compensations);
   const steps = createStepActivities({
     catalog: options.catalog ?? resources.catalog,
