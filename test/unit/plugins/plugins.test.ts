@@ -15,6 +15,8 @@ import {
 } from '../../../src/plugins/index.js';
 import type { CompensateStepInput } from '../../../src/saga/contracts.js';
 import type { ConnectContext } from '../../../src/backends/define.js';
+import { assertValidDefinition } from '../../../src/saga/validate.js';
+import { deriveTargets } from '../../../src/verify/targets.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const load = (name: string) => loadPlugins([name], { cwd: fixtures });
@@ -136,5 +138,39 @@ describe('loadPlugins', () => {
     await expect(loadPlugins(['good.ts', 'same-backend.ts'], { cwd: fixtures })).rejects.toThrow(
       'plugin same-backend.ts: backend "unit_notes" is already defined by plugin good.ts',
     );
+  });
+});
+
+describe('a plugin backend in polysaga verify', () => {
+  it('names its targets through its snapshot; without one its steps are unchecked', async () => {
+    const [plugin] = await load('good.ts');
+    const catalog = catalogWithPlugins([plugin!]);
+    const def = assertValidDefinition(
+      {
+        name: 'notes',
+        sagaId: 's1',
+        steps: [{ id: 'note', backend: 'unit_notes', operation: 'put', payload: { id: 'n1' } }],
+      },
+      catalog,
+    );
+    const snapshots = {
+      unit_notes: {
+        targets: (operation: string, p: Record<string, unknown>) => [{ operation, id: String(p.id) }],
+        read: () => Promise.resolve(null),
+      },
+    };
+    const plan = deriveTargets(def, catalog, { defaultBucket: 'polysaga', snapshots });
+    expect(plan.targets.map((t) => [t.id, t.backend, t.stepIds, t.spec])).toEqual([
+      [
+        'unit_notes {"id":"n1","operation":"put"}',
+        'unit_notes',
+        ['note'],
+        { kind: 'defined', backend: 'unit_notes', target: { operation: 'put', id: 'n1' } },
+      ],
+    ]);
+    expect(plan.unchecked).toEqual([]);
+    expect(deriveTargets(def, catalog, { defaultBucket: 'polysaga' }).unchecked).toEqual([
+      'note: custom backend "unit_notes" has no snapshot reader',
+    ]);
   });
 });
