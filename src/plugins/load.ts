@@ -52,28 +52,30 @@ export interface LoadPluginsOptions {
 const BACKEND_NAME = /^[a-z][a-z0-9_]*$/;
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
 
-let tsxRegistered = false;
+/**
+ * Whether a TypeScript loader is active: this module runs as TypeScript itself (tsx, vitest). Run
+ * from dist/, a `.ts` plugin needs tsx registered before its first import (a failed import is
+ * cached by Node, so it cannot be retried).
+ */
+let typescriptLoaded = import.meta.url.endsWith('.ts');
 
 async function importModule(file: string, path: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(file).href;
-  try {
-    return (await import(url)) as Record<string, unknown>;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && TYPESCRIPT.has(extname(file)) && !tsxRegistered) {
-      try {
-        const { register } = (await import('tsx/esm/api')) as { register: () => unknown };
-        register();
-        tsxRegistered = true;
-      } catch (e) {
-        throw new PluginError(
-          `plugin ${path}: a TypeScript plugin needs tsx (npm install --save-dev tsx), or compile it to .js`,
-          path,
-          { cause: e },
-        );
-      }
-      return importModule(file, path);
+  if (TYPESCRIPT.has(extname(file)) && !typescriptLoaded) {
+    try {
+      const { register } = (await import('tsx/esm/api')) as { register: () => unknown };
+      register();
+      typescriptLoaded = true;
+    } catch (err) {
+      throw new PluginError(
+        `plugin ${path}: a TypeScript plugin needs tsx (npm install --save-dev tsx), or compile it to .js`,
+        path,
+        { cause: err },
+      );
     }
+  }
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
     throw new PluginError(`plugin ${path}: cannot import: ${(err as Error).message}`, path, { cause: err });
   }
 }

@@ -15,6 +15,7 @@ import {
 } from '../../../src/plugins/index.js';
 import type { CompensateStepInput } from '../../../src/saga/contracts.js';
 import type { ConnectContext } from '../../../src/backends/define.js';
+import { classifyError } from '../../../src/backends/errors.js';
 import { assertValidDefinition } from '../../../src/saga/validate.js';
 import { deriveTargets } from '../../../src/verify/targets.js';
 
@@ -172,5 +173,31 @@ describe('a plugin backend in polysaga verify', () => {
     expect(deriveTargets(def, catalog, { defaultBucket: 'polysaga' }).unchecked).toEqual([
       'note: custom backend "unit_notes" has no snapshot reader',
     ]);
+  });
+});
+
+describe('errors a plugin throws', () => {
+  it('a PermanentError or ConflictError of another copy of polysaga stays permanent, with its type', () => {
+    // What a plugin importing polysaga's source throws while the CLI runs dist/ (another class).
+    class PermanentError extends Error {
+      override name = 'PermanentError';
+      readonly type = 'polysaga.ConstraintViolation';
+    }
+    class ConflictError extends Error {
+      override name = 'ConflictError';
+      readonly type = 'polysaga.Conflict';
+    }
+    expect(classifyError(new PermanentError('dup'))).toEqual({
+      kind: 'permanent',
+      type: 'polysaga.ConstraintViolation',
+    });
+    expect(classifyError(new ConflictError('changed'))).toEqual({
+      kind: 'permanent',
+      type: 'polysaga.Conflict',
+    });
+    // A name alone is not enough: an unknown error stays transient.
+    expect(classifyError(Object.assign(new Error('x'), { name: 'PermanentError' }))).toEqual({
+      kind: 'transient',
+    });
   });
 });
