@@ -123,11 +123,12 @@ export async function openSqlite(file = sqlitePath()): Promise<BetterSqlite3.Dat
 }
 
 /** SQLite error → retried (busy, locked) or permanent (constraint violation, everything else). */
-function mapError(err: unknown, what: string): unknown {
+function mapError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return err; // transient
-  const message = `${what}: ${(err as Error).message} (${code})`;
+  // The worker prefixes the step's backend and operation (or compensation) itself.
+  const message = `${(err as Error).message} (${code})`;
   if (code.startsWith('SQLITE_CONSTRAINT'))
     return new PermanentError(message, FailureTypes.ConstraintViolation, { cause: err });
   return new PermanentError(message, FailureTypes.Permanent, { cause: err });
@@ -163,7 +164,7 @@ function sqliteHandlers(db: BetterSqlite3.Database) {
     try {
       return tx.immediate();
     } catch (err) {
-      throw mapError(err, `sqlite.${operation}`);
+      throw mapError(err);
     }
   };
   const write = (collection: string, key: string, value: JsonObject | null) => {
@@ -190,7 +191,7 @@ function sqliteHandlers(db: BetterSqlite3.Database) {
         })
         .immediate();
     } catch (err) {
-      throw mapError(err, what);
+      throw mapError(err);
     }
   };
   const changeOf = (result: JsonObject): RecordChange => {

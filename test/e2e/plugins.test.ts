@@ -102,18 +102,37 @@ describe('polysaga worker --plugin (examples/plugins/sqlite.ts)', () => {
       [sagaId],
     );
     expect(rows.rows).toEqual([{ deleted: true }]);
-    const trail = await pool.query<{ status: string; step_id: string | null; error: string | null }>(
-      'SELECT status, step_id, error FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
+    const trail = await pool.query<{
+      status: string;
+      step_id: string | null;
+      error: string | null;
+      attempt: number | null;
+      payload: Record<string, unknown>;
+    }>(
+      'SELECT status, step_id, error, attempt, payload FROM uds3_saga_events WHERE saga_id = $1 ORDER BY seq',
       [sagaId],
     );
+    const row = (status: string, step: string) =>
+      trail.rows.find((e) => e.status === status && e.step_id === step);
     const events = trail.rows.map((e) => `${e.status}${e.step_id ? ` ${e.step_id}` : ''}`);
     expect(events).toContain('STEP_FAIL note-again');
     expect(events).toContain('COMPENSATION_SUCCESS note');
     expect(events).toContain('COMPENSATION_SUCCESS archive');
     expect(events.at(-1)).toBe('SAGA_ROLLED_BACK');
-    expect(trail.rows.find((e) => e.status === 'STEP_FAIL')?.error).toMatch(
-      /ConstraintViolation|SQLITE_CONSTRAINT/,
+    // Newest first: the SQLite record is deleted before the postgres row is marked.
+    expect(events.indexOf('COMPENSATION_SUCCESS note')).toBeLessThan(
+      events.indexOf('COMPENSATION_STARTED archive'),
     );
+    // The constraint violation is permanent: one attempt, no retry.
+    expect(row('STEP_FAIL', 'note-again')).toMatchObject({ attempt: 1 });
+    expect(row('STEP_FAIL', 'note-again')?.error).toMatch(
+      /^polysaga\.ConstraintViolation: sqlite\.insert: UNIQUE constraint failed: records\.collection, records\.id/,
+    );
+    expect(row('COMPENSATION_STARTED', 'archive')?.payload).toEqual({
+      compensation: 'postgres_mark_deleted',
+    });
+    expect(row('COMPENSATION_SUCCESS', 'archive')?.payload).toEqual({ outcome: 'undone' });
+    expect(row('COMPENSATION_STARTED', 'note')?.payload).toEqual({ compensation: 'sqlite_delete' });
   });
 
   it('start of a definition using the custom compensation is accepted with the plugin, refused without (exit 2, naming the field)', async () => {
