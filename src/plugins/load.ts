@@ -80,6 +80,9 @@ async function importModule(file: string, path: string): Promise<Record<string, 
   }
 }
 
+/** Compensations each plugin module registered while it was imported, by absolute path. */
+const registeredAtImport = new Map<string, string[]>();
+
 /** The plugins and backend definitions a module exports. */
 function exportsOf(mod: Record<string, unknown>): { plugins: Plugin[]; backends: BackendDefinition[] } {
   const plugins: Plugin[] = [];
@@ -126,7 +129,16 @@ async function loadAll(paths: readonly string[], cwd: string): Promise<LoadedPlu
     const before = new Set(registeredCompensations().map((c) => c.name));
     const mod = await importModule(file, path);
     const { plugins, backends: named } = exportsOf(mod);
-    const sideEffects = registeredCompensations().filter((c) => !before.has(c.name));
+    // A module runs once per process: on a second load, reuse what its first import registered.
+    const fresh = registeredCompensations().filter((c) => !before.has(c.name));
+    if (!registeredAtImport.has(file))
+      registeredAtImport.set(
+        file,
+        fresh.map((c) => c.name),
+      );
+    const sideEffects = registeredCompensations().filter((c) =>
+      registeredAtImport.get(file)!.includes(c.name),
+    );
     if (plugins.length === 0 && named.length === 0 && sideEffects.length === 0)
       throw new PluginError(
         `plugin ${path}: no plugin export (expected \`export default definePlugin({ … })\`, an exported defineBackend(…) value, or registerCompensation calls)`,

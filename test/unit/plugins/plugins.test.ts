@@ -102,8 +102,10 @@ describe('loadPlugins', () => {
     });
     expect(catalog.compensations.unit_pg_mark).toEqual({ backend: 'postgres', description: 'Marks a row.' });
     expect(getCompensation('unit_notes_archive')).toBeTypeOf('function');
-    // The same path twice is loaded once.
-    expect(await loadPlugins(['good.ts', './good.ts'], { cwd: fixtures })).toHaveLength(1);
+    // The same path twice is loaded once; a second load (module cached) reports the same compensations.
+    const again = await loadPlugins(['good.ts', './good.ts'], { cwd: fixtures });
+    expect(again).toHaveLength(1);
+    expect(again[0]!.compensations.sort()).toEqual(['unit_notes_archive', 'unit_pg_mark']);
   });
 
   it.each([
