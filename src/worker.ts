@@ -14,10 +14,23 @@ export {
   type ConnectContext,
 } from './backends/index.js';
 export { builtinCatalogs } from './backends/catalog.js';
+// The application's own actions as typed saga steps (the backend `app`).
+export {
+  defineActions,
+  actionsCatalog,
+  APP_BACKEND,
+  type ActionsDefinition,
+  type Action,
+  type ActionContext,
+  type ActionMap,
+  type Rollback,
+  type RollbackContext,
+} from './backends/app/index.js';
 export { catalogOf, type BackendCatalog } from './saga/catalog.js';
 export { loadConfig, ConfigError, type Config } from './config/index.js';
 export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';
-// Plugins (docs/backends.md, "Write your own backend"): also `polysaga/plugin` alone.
+// Plugins (docs/backends.md, "Write your own backend"): also `polysaga/plugin` alone; `polysaga`
+// re-exports these with the rest of this file.
 export {
   definePlugin,
   registerCompensation,

@@ -271,10 +271,11 @@ export const sqliteBackend = defineBackend({
   },
   snapshot: {
     // Every operation touches one record: the collection and id of its payload.
-    targets: (_operation, p) => [{ collection: String(p.collection), id: String(p.id) }],
-    read: async (target) => {
-      const t = target as { collection: string; id: string };
-      return readRecord(await database(), t.collection, t.id);
+    targets: (_operation, p) => [{ kind: 'record', collection: String(p.collection), id: String(p.id) }],
+    describe: (t) => `sqlite ${t.collection}/${t.id}`,
+    connect: async () => {
+      const db = await database();
+      return { read: (t) => settle(() => readRecord(db, t.collection, t.id)) };
     },
   },
 });

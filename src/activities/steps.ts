@@ -26,6 +26,7 @@ import type { Backend, OperationContext } from '../backends/types.js';
 import { createCompensationRegistry, type CompensationRegistry } from './compensations.js';
 import { toActivityError } from '../backends/errors.js';
 import { fillTemplate } from '../backends/template.js';
+import { APP_BACKEND, rollbackName } from '../saga/actions.js';
 
 export interface StepActivityDeps {
   catalog: Catalog;
@@ -75,7 +76,9 @@ export function createStepActivities(deps: StepActivityDeps): StepActivities {
     const impl = backends.get(backend)?.operations[operation];
     if (!spec || !impl) {
       throw ApplicationFailure.nonRetryable(
-        `unknown operation ${backend}.${operation}`,
+        backend === APP_BACKEND
+          ? unknownActionMessage('action', operation)
+          : `unknown operation ${backend}.${operation}`,
         FailureTypes.UnknownOperation,
       );
     }
@@ -98,10 +101,28 @@ export function createStepActivities(deps: StepActivityDeps): StepActivities {
     }
   }
 
+  /** The message of an action (or rollback) the worker does not have, naming the registered ones. */
+  function unknownActionMessage(role: 'action' | 'rollback', name: string): string {
+    const names = Object.keys(deps.catalog.backends[APP_BACKEND]?.operations ?? {}).sort();
+    return names.length === 0
+      ? `unknown ${role} "${name}": this worker has no actions (give them to it: createSagaWorker({ actions: defineActions({ ... }) }))`
+      : `unknown ${role} "${name}"; registered actions: ${names.join(', ')}`;
+  }
+
   return {
     async executeStep(input: ExecuteStepInput): Promise<ExecuteStepResult> {
+      // A step of the application's own code names its rollback: check it before the effect, so
+      // that no action runs whose undo this worker could not run.
+      const c = input.compensation;
+      if (input.backend === APP_BACKEND && typeof c === 'string' && !registry.get(c)) {
+        throw ApplicationFailure.nonRetryable(
+          unknownActionMessage('rollback', rollbackName(c) ?? c),
+          FailureTypes.UnknownCompensation,
+        );
+      }
       const result = await run(input.backend, input.operation, input.payload, {
         sagaId: input.sagaId,
+        sagaName: input.sagaName,
         stepId: input.stepId,
         traceId: input.traceId,
         backend: input.backend,

@@ -186,6 +186,7 @@ export function createTransitionActivities(deps: TransitionActivityDeps): Transi
             operation: step.operation,
             payload: step.payload,
             idempotencyKey: step.idempotencyKey,
+            compensation: step.compensation,
           }),
         // The stack entry goes into the audit row so `polysaga recover` can rebuild the stack
         // from SQL alone when the workflow is gone.

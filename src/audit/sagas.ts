@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { EVENT_STATUSES, type EventStatus } from '../saga/contracts.js';
 import { checkEventSequence, type EventSequenceCheck } from '../saga/states.js';
+import { SCOPE_MARKER, scopePrefix } from '../saga/scope.js';
 import { asUnreachable } from './connection.js';
 import { readEvents, type AuditEvent, type EventStoreOptions } from './event-store.js';
 
@@ -39,6 +40,11 @@ export interface SagaFilter {
   name?: string;
   /** At most this many (default 1000). */
   limit?: number;
+  /**
+   * Only the sagas of this scope (src/saga/scope.ts): saga ids starting with `@<scope>/`, or for
+   * `''` the ids that do not start with `@`. Unset: every saga.
+   */
+  scope?: string;
 }
 
 interface Row {
@@ -84,6 +90,13 @@ async function querySagaRuns(
   if (filter.name) {
     values.push(filter.name);
     clauses.push(`saga_name = $${values.length}`);
+  }
+  if (filter.scope !== undefined) {
+    if (filter.scope === '') clauses.push(`left(saga_id, 1) <> '${SCOPE_MARKER}'`);
+    else {
+      values.push(scopePrefix(filter.scope));
+      clauses.push(`starts_with(saga_id, $${values.length})`);
+    }
   }
   values.push(filter.limit ?? 1000);
   let r: pg.QueryResult<Row>;

@@ -64,7 +64,7 @@ export async function openAdapters(config: Config, opts: { pool?: PgPool } = {})
     postgres: new PostgresAdapter(stepPool),
     neo4j: new Neo4jAdapter(driver),
     s3: new S3Adapter(s3Client, { bucket: config.s3.bucket, idempotency }),
-    kv: new RedisAdapter(redis, { prefix: config.projectPrefix }),
+    kv: new RedisAdapter(redis, { prefix: config.kvPrefix }),
     vector: createVectorEngine(config.vector),
     http: new HttpServiceClient(config.http),
     async close() {

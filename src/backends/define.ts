@@ -25,11 +25,17 @@
  * half that does I/O: the worker calls it once and gets the handlers, one per operation and per
  * compensation named in the catalog. The built-in backends are defined the same way, their pure
  * half in `src/backends/<name>/catalog.ts` and `connect` in `src/backends/<name>/runtime.ts`.
+ *
+ * `snapshot` (optional) lets `polysaga verify` check the store for residue: which objects a step
+ * touches, and how to read them before and after a saga ({@link BackendSnapshot}). The
+ * built-ins' snapshots are in `src/backends/<name>/snapshot.ts`. A backend without one is
+ * reported as unchecked.
  */
+import { APP_BACKEND } from '../saga/actions.js';
 import type { BackendCatalog } from '../saga/catalog.js';
+import type { Json } from '../saga/contracts.js';
 import type { Adapters } from './connect.js';
 import type { Config } from '../config/index.js';
-import type { Json } from '../saga/contracts.js';
 import type { Backend, CompensationHandler, OperationHandler } from './types.js';
 
 /** What `connect` is given. */
@@ -48,28 +54,56 @@ export interface BackendHandlers {
   close?: () => Promise<void> | void;
 }
 
-export interface BackendDefinitionInput<
-  H extends BackendHandlers | Promise<BackendHandlers>,
-> extends BackendCatalog {
-  connect(ctx: ConnectContext): H;
-  /** How `polysaga verify` reads this backend's store (omitted: its steps are listed as unchecked). */
-  snapshot?: BackendSnapshot;
+/** One object of a store that `polysaga verify` reads: `kind` and whatever identifies it. */
+export interface SnapshotTarget {
+  kind: string;
+}
+
+/** What the targets of a step may depend on besides its payload. */
+export interface SnapshotTargetOptions {
+  /** The default S3 bucket (`S3_BUCKET`). */
+  defaultBucket: string;
+}
+
+/** Reads targets from the store; opened once per verify run. */
+export interface SnapshotReader<T extends SnapshotTarget = SnapshotTarget> {
+  /** The target's current state as JSON, `null` when it is absent (compared before and after a saga). */
+  read(target: T): Promise<Json>;
+  /** Closes what the reader opened. */
+  close?(): Promise<void> | void;
 }
 
 /**
- * What `polysaga verify` reads of a backend's store, in the shape of the built-ins'
- * `src/backends/<name>/snapshot.ts`: the objects one step touches, and the current state of one
- * of them as JSON. Verify compares the state before a run with the state after its compensation.
+ * How `polysaga verify` checks a backend's store for residue: the objects a step touches, their
+ * names in the report, and a reader of their state.
+ *
+ * ```ts
+ * snapshot: {
+ *   targets: (operation, p) => [{ kind: 'note', id: String(p.id) }],
+ *   describe: (t) => `notes ${t.id}`,
+ *   connect: () => ({ read: async (t) => openNotes().get(t.id) ?? null }),
+ * }
+ * ```
  */
-export interface BackendSnapshot {
+export interface BackendSnapshot<T extends SnapshotTarget = SnapshotTarget> {
   /**
-   * The store objects a step touches, each a JSON value naming one object (e.g. `{ table, id }`),
-   * from the operation and its payload (as parsed by the operation's schema). A string instead
-   * says why the step cannot be checked (it is listed as unchecked).
+   * The targets of one step (forward operation, or inline compensation) whose payload has been
+   * parsed by the operation's schema; or a sentence saying why the step cannot be checked.
    */
-  targets(operation: string, payload: Record<string, unknown>): Json[] | string;
-  /** The current state of one target as JSON, `null` when absent. */
-  read(target: Json, ctx: ConnectContext): Promise<Json>;
+  targets(operation: string, payload: Record<string, unknown>, options: SnapshotTargetOptions): T[] | string;
+  /** A name unique per target, shown in the report (default: the backend name and the target as JSON). */
+  describe?(target: T): string;
+  /** Opens the reader, over the worker's clients and configuration (as `connect` of the backend). */
+  connect(ctx: ConnectContext): SnapshotReader<T> | Promise<SnapshotReader<T>>;
+}
+
+export interface BackendDefinitionInput<
+  H extends BackendHandlers | Promise<BackendHandlers>,
+  T extends SnapshotTarget = SnapshotTarget,
+> extends BackendCatalog {
+  connect(ctx: ConnectContext): H;
+  /** How `polysaga verify` checks this backend's store (without it, its steps are unchecked). */
+  snapshot?: BackendSnapshot<T>;
 }
 
 export interface BackendDefinition<
@@ -83,11 +117,16 @@ export interface BackendDefinition<
  * Defines a backend from its catalog (name, operations, compensations, retry) and `connect`.
  * Handlers are checked against the catalog when the backend connects.
  */
-export function defineBackend<H extends BackendHandlers | Promise<BackendHandlers>>(
-  input: BackendDefinitionInput<H>,
-): BackendDefinition<H> {
+export function defineBackend<
+  H extends BackendHandlers | Promise<BackendHandlers>,
+  T extends SnapshotTarget = SnapshotTarget,
+>(input: BackendDefinitionInput<H, T>): BackendDefinition<H> {
   const { name, operations, compensations, retry } = input;
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`backend name "${name}" must match ^[a-z][a-z0-9_]*$`);
+  if (name === APP_BACKEND)
+    throw new Error(
+      `backend name "${APP_BACKEND}" is reserved for the application's actions (defineActions)`,
+    );
   return {
     ...input,
     catalog: { name, operations, compensations, ...(retry ? { retry } : {}) },

@@ -7,6 +7,8 @@ import type { CompensateStepInput, CompensateStepResult, JsonObject } from '../s
 /** What an operation knows about the step it runs for. */
 export interface OperationContext {
   sagaId: string;
+  /** The saga's name (set by the worker's step activity). */
+  sagaName?: string;
   stepId: string;
   traceId: string;
   backend: string;

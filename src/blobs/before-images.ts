@@ -6,7 +6,7 @@
  * (run by the worker or by `polysaga recover` from the audit trail) resolves it first.
  *
  * Why not only the claim-check codec: it moves payloads over the threshold, so a 2 KiB row
- * image would still be in history (issue 8 asks for every before-image out of band).
+ * image would still be in history; every before-image goes out of band, whatever its size.
  *
  * Durability: every backend here already records its result (before-image included) together
  * with the write (PostgreSQL idempotency row in the same transaction, the Redis idempotency key

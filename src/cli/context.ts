@@ -13,7 +13,7 @@ import { CliError } from './errors.js';
 import { InvalidDefinitionError } from '../saga/errors.js';
 import { unsafeIntegerLiterals } from '../saga/input-hygiene.js';
 import { issueAtPath } from '../saga/validate.js';
-import type { LogFormat } from '../observability/logging.js';
+import { resolveLogFormat, type LogFormat } from '../observability/log-format.js';
 
 let cached: Config | undefined;
 let configModule: typeof import('../config/index.js') | undefined;
@@ -76,6 +76,7 @@ export async function withSagaClient<T>(
       new SagaClient({
         client,
         taskQueue: cfg.temporal.taskQueue,
+        scope: cfg.scope,
         limits: cfg.limits,
         guard: storeGuard(cfg),
         secrets: new SecretMasker(maskableSecrets(cfg).values),
@@ -169,8 +170,7 @@ export function workerLogFormat(): LogFormat {
   } catch {
     // An invalid configuration is reported by the command itself.
   }
-  // As resolveLogFormat of src/observability/logging.ts, which loads the worker package.
-  return configured ?? (process.stderr.isTTY === true ? 'pretty' : 'json');
+  return resolveLogFormat(configured, process.stderr.isTTY === true);
 }
 
 let runtimeInstalled = false;

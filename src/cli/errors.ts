@@ -22,6 +22,8 @@ const byName: Record<string, number> = {
   // A stuck saga refuses abort/retry/resolve: the operation failed, the message says what to do.
   SagaStuckError: 1,
   SagaNotFoundError: 3,
+  // A saga id of another scope (PROJECT_PREFIX, ENV): not a saga of this configuration.
+  ScopeError: 3,
   IdentityLockedError: 4,
   ConnectionError: 5,
   TransportError: 5,

@@ -34,6 +34,15 @@ export {
 } from './connect.js';
 export { uploadBodyFiles, hasBodyFiles, type BodyFileUploads, type UploadedBodyFile } from './body-files.js';
 export type { StoreGuard, StoreAllowlists } from '../saga/guard.js';
+// Scopes of PROJECT_PREFIX and ENV (docs/configuration.md, "Scopes").
+export {
+  scopeOf,
+  scopedSagaId,
+  unscopedSagaId,
+  belongsToScope,
+  defaultTaskQueue,
+  ScopeError,
+} from '../saga/scope.js';
 // The pure halves of backends: a client that validates against your own backends passes
 // `catalog: catalogOf([...builtinCatalogs, myCatalog])` (docs/backends.md).
 export { builtinCatalogs } from '../backends/catalog.js';

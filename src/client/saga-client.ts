@@ -43,6 +43,7 @@ import {
 import { uploadBodyFiles } from './body-files.js';
 import { IdentityLocks } from './identity-lock.js';
 import {
+  IdentityLockedError,
   InvalidDefinitionError,
   SagaAlreadyExistsError,
   SagaNotFoundError,
@@ -50,6 +51,16 @@ import {
   SagaStuckError,
 } from './errors.js';
 import { detectStuck } from './stuck.js';
+import {
+  assertScope,
+  belongsToScope,
+  scopedKey,
+  scopedSagaId,
+  scopeDefinition,
+  scopePrefix,
+  SCOPE_MARKER,
+  unscopedSagaId,
+} from '../saga/scope.js';
 import { sagaResultFromFailure } from '../saga/outcome.js';
 
 /**
@@ -116,6 +127,13 @@ export interface SagaClientOptions {
    * {@link SagaClient.listSagas} results and the SQL metrics views leave such sagas out.
    */
   origin?: string;
+  /**
+   * The scope of `PROJECT_PREFIX` and `ENV` (`loadConfig().scope`, src/saga/scope.ts); default
+   * `''`, the unscoped names. In a scope the client starts saga `x` as workflow `@<scope>/x`
+   * (identity key and idempotency keys likewise), finds it again by `x`, and lists only its own
+   * scope's sagas; everything it returns names sagas by the id their user gave.
+   */
+  scope?: string;
 }
 
 /** What {@link SagaClient.terminateSaga} did. */
@@ -167,7 +185,10 @@ export interface ListSagasFilter {
 
 /** One row of {@link SagaClient.listSagas}. */
 export interface SagaSummary {
+  /** The saga id as its user gave it (without the scope). */
   sagaId: string;
+  /** The Temporal workflow id: the saga id, in a scope `@<scope>/<sagaId>` (what the Web UI shows). */
+  workflowId: string;
   runId: string;
   name: string | null;
   state: SagaState | null;
@@ -275,6 +296,7 @@ export class SagaClient {
   private readonly s3: Config['s3'] | undefined;
   private readonly secrets: ValidateOptions['secrets'];
   private readonly origin: string | undefined;
+  private readonly scope: string;
 
   constructor(options: SagaClientOptions) {
     this.client = options.client;
@@ -291,6 +313,31 @@ export class SagaClient {
     this.s3 = options.s3;
     this.secrets = options.secrets;
     this.origin = options.origin;
+    this.scope = assertScope(options.scope ?? '');
+  }
+
+  /**
+   * The Temporal workflow id of a saga: the saga id in the default scope, `@<scope>/<sagaId>`
+   * in a scope. An id already scoped (of this scope) is returned as it is.
+   * @throws ScopeError for an id of another scope.
+   */
+  workflowIdOf(sagaId: string): string {
+    return scopedSagaId(this.scope, sagaId);
+  }
+
+  /** A status as its user knows the saga: saga id and identity key without the scope. */
+  private userStatus(s: SagaStatus): SagaStatus {
+    if (this.scope === '') return s;
+    return {
+      ...s,
+      sagaId: unscopedSagaId(this.scope, s.sagaId),
+      identityKey: s.identityKey === null ? null : unscopedSagaId(this.scope, s.identityKey),
+    };
+  }
+
+  /** A run's result with its status as its user knows the saga (the definition stays as the workflow ran it). */
+  private userResult(r: SagaResult): SagaResult {
+    return this.scope === '' ? r : { ...r, status: this.userStatus(r.status) };
   }
 
   private async getCatalog(): Promise<Catalog> {
@@ -325,7 +372,8 @@ export class SagaClient {
    * @throws InvalidDefinitionError, IdentityLockedError (naming the holder), SagaAlreadyExistsError.
    */
   async createSaga(definition: unknown): Promise<StartedSaga> {
-    const def = await this.validate(definition);
+    // In a scope, saga id, identity key and idempotency keys get the prefix `@<scope>/`.
+    const def = scopeDefinition(this.scope, await this.validate(definition));
     // Local `bodyFile`s of s3 steps are uploaded first and become `source` (src/client/body-files.ts).
     const files = await uploadBodyFiles(def, this.s3);
     try {
@@ -379,12 +427,14 @@ export class SagaClient {
     workflowType: string,
     options: { sagaId: string; name: string; args: unknown[]; identityKey?: string | null; traceId?: string },
   ): Promise<StartedSaga> {
+    // The identity key stays as given: the typed saga's own code declares it (and releases its lock).
+    const workflowId = this.workflowIdOf(options.sagaId);
     return this.startRun(
       workflowType,
       {
-        sagaId: options.sagaId,
+        sagaId: workflowId,
         name: options.name,
-        traceId: options.traceId ?? options.sagaId,
+        traceId: options.traceId ?? workflowId,
         identityKey: options.identityKey ?? null,
         state: 'PENDING',
         metadata: {
@@ -413,7 +463,19 @@ export class SagaClient {
     reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
   ): Promise<StartedSaga> {
     let lockRunId: string | null = null;
-    if (saga.identityKey !== null) lockRunId = await this.locks.acquire(saga.identityKey, saga.sagaId);
+    if (saga.identityKey !== null) {
+      try {
+        lockRunId = await this.locks.acquire(saga.identityKey, saga.sagaId);
+      } catch (err) {
+        // Named as their users know them: key and holder without the scope.
+        if (!(err instanceof IdentityLockedError) || this.scope === '') throw err;
+        throw new IdentityLockedError(
+          unscopedSagaId(this.scope, err.identityKey),
+          unscopedSagaId(this.scope, err.holderSagaId),
+          { cause: err },
+        );
+      }
+    }
     let runId: string;
     try {
       const handle = await this.client.workflow.start(workflowType, {
@@ -439,7 +501,7 @@ export class SagaClient {
         await this.locks.abandon(saga.identityKey, lockRunId);
       }
       if (err instanceof WorkflowExecutionAlreadyStartedError)
-        throw new SagaAlreadyExistsError(saga.sagaId, { cause: err });
+        throw new SagaAlreadyExistsError(unscopedSagaId(this.scope, saga.sagaId), { cause: err });
       const tooLarge = tooLargeForServer(err);
       if (tooLarge !== null) {
         throw new InvalidDefinitionError(
@@ -458,15 +520,16 @@ export class SagaClient {
       throw err;
     }
     return {
-      sagaId: saga.sagaId,
+      sagaId: unscopedSagaId(this.scope, saga.sagaId),
       runId,
-      result: () => sagaRunResult(this.client.workflow.getHandle(saga.sagaId, runId)),
+      result: async () =>
+        this.userResult(await sagaRunResult(this.client.workflow.getHandle(saga.sagaId, runId))),
     };
   }
 
   private async describe(sagaId: string): Promise<WorkflowExecutionDescription> {
     try {
-      return await this.client.workflow.getHandle(sagaId).describe();
+      return await this.client.workflow.getHandle(this.workflowIdOf(sagaId)).describe();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
       throw err;
@@ -483,8 +546,12 @@ export class SagaClient {
    * @throws SagaNotFoundError; the query's error when the saga is not stuck (e.g. no worker polls).
    */
   async getStatus(sagaId: string): Promise<SagaStatus> {
+    return this.userStatus(await this.readStatus(sagaId));
+  }
+
+  private async readStatus(sagaId: string): Promise<SagaStatus> {
     const d = await this.describe(sagaId);
-    const handle = this.client.workflow.getHandle(sagaId, d.runId);
+    const handle = this.client.workflow.getHandle(d.workflowId, d.runId);
     if (d.status.name === 'RUNNING') {
       const stuck = await detectStuck(this.client, d);
       if (stuck) return this.statusFromDescription(d, stuck);
@@ -495,7 +562,7 @@ export class SagaClient {
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
         const again = await this.describe(sagaId);
-        if (again.runId !== d.runId || again.status.name !== 'RUNNING') return this.getStatus(sagaId);
+        if (again.runId !== d.runId || again.status.name !== 'RUNNING') return this.readStatus(sagaId);
         const stuckNow = await detectStuck(this.client, again);
         if (stuckNow) return this.statusFromDescription(again, stuckNow);
         const message = err instanceof Error ? err.message : String(err);
@@ -582,7 +649,7 @@ export class SagaClient {
   /** Waits until the saga's current run closes and returns its result. */
   async waitForResult(sagaId: string): Promise<SagaResult> {
     const d = await this.describe(sagaId);
-    return sagaRunResult(this.client.workflow.getHandle(sagaId, d.runId));
+    return this.userResult(await sagaRunResult(this.client.workflow.getHandle(d.workflowId, d.runId)));
   }
 
   /**
@@ -609,7 +676,9 @@ export class SagaClient {
     const stuck = await detectStuck(this.client, d);
     if (stuck) throw new SagaStuckError(sagaId, stuck);
     // The update's validator refuses the abort in states where it means nothing (race-free).
-    return this.update(sagaId, (h) => h.executeUpdate(abortUpdate, { args: [{ reason }] }), d);
+    return this.userStatus(
+      await this.update(sagaId, (h) => h.executeUpdate(abortUpdate, { args: [{ reason }] }), d),
+    );
   }
 
   /**
@@ -659,10 +728,17 @@ export class SagaClient {
       );
     }
     const stuck = await detectStuck(this.client, d);
-    await this.client.workflow.getHandle(sagaId, d.runId).terminate(reason);
+    await this.client.workflow.getHandle(d.workflowId, d.runId).terminate(reason);
     const identityKey = d.typedSearchAttributes.get(IdentityKeyKey) ?? null;
-    const lockReleased = identityKey !== null && (await this.locks.release(identityKey, sagaId, reason));
-    return { sagaId, runId: d.runId, stuck, identityKey, lockReleased };
+    const lockReleased =
+      identityKey !== null && (await this.locks.release(identityKey, d.workflowId, reason));
+    return {
+      sagaId: unscopedSagaId(this.scope, d.workflowId),
+      runId: d.runId,
+      stuck,
+      identityKey: identityKey === null ? null : unscopedSagaId(this.scope, identityKey),
+      lockReleased,
+    };
   }
 
   /**
@@ -689,7 +765,7 @@ export class SagaClient {
         state.message ?? `saga ${sagaId} is ${state.state}; only a COMMITTED saga can be compensated`,
       );
     }
-    const committed = (await this.client.workflow.getHandle(sagaId, d.runId).result()) as SagaResult;
+    const committed = (await this.client.workflow.getHandle(d.workflowId, d.runId).result()) as SagaResult;
     if (committed.status.state !== 'COMMITTED') {
       throw new SagaStateError(
         sagaId,
@@ -740,7 +816,7 @@ export class SagaClient {
       if (stuck) throw new SagaStuckError(sagaId, stuck);
     }
     try {
-      return await run(this.client.workflow.getHandle(sagaId, d.runId));
+      return await run(this.client.workflow.getHandle(d.workflowId, d.runId));
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw refusalError(sagaId, err);
       if (err instanceof WorkflowNotFoundError) throw new SagaNotFoundError(sagaId, { cause: err });
@@ -754,7 +830,7 @@ export class SagaClient {
    * @throws SagaNotFoundError, SagaStateError (not FAILED), SagaStuckError
    */
   async retryCompensation(sagaId: string): Promise<SagaStatus> {
-    return this.update(sagaId, (h) => h.executeUpdate(retryCompensationUpdate));
+    return this.userStatus(await this.update(sagaId, (h) => h.executeUpdate(retryCompensationUpdate)));
   }
 
   /**
@@ -774,7 +850,7 @@ export class SagaClient {
       // The workflow task that accepted the update also began the round.
       const status = await h.query(statusQuery);
       return {
-        sagaId,
+        sagaId: unscopedSagaId(this.scope, sagaId),
         phase,
         stepIds:
           phase === 'step'
@@ -782,11 +858,11 @@ export class SagaClient {
               ? [before.failedAt]
               : []
             : before.compensationStack.map((e) => e.stepId).reverse(),
-        before,
-        status,
+        before: this.userStatus(before),
+        status: this.userStatus(status),
         result: async () => {
           try {
-            return await updating.result();
+            return this.userStatus(await updating.result());
           } catch (err) {
             if (err instanceof WorkflowUpdateFailedError) throw refusalError(sagaId, err);
             throw err;
@@ -802,11 +878,13 @@ export class SagaClient {
    * @throws SagaNotFoundError, SagaStateError (not FAILED), SagaStuckError
    */
   async resolveSaga(sagaId: string, reason: string, by?: string): Promise<SagaStatus> {
-    return this.update(
-      sagaId,
-      (h) => h.executeUpdate(resolveUpdate, { args: [{ reason, ...(by ? { by } : {}) }] }),
-      undefined,
-      'resolve',
+    return this.userStatus(
+      await this.update(
+        sagaId,
+        (h) => h.executeUpdate(resolveUpdate, { args: [{ reason, ...(by ? { by } : {}) }] }),
+        undefined,
+        'resolve',
+      ),
     );
   }
 
@@ -820,24 +898,51 @@ export class SagaClient {
     }
   }
 
-  /** Lists sagas (newest first) by state, name, identity key or trace id, from Temporal visibility. */
+  /**
+   * Lists sagas (newest first) by state, name, identity key or trace id, from Temporal
+   * visibility: only this client's scope (a `WorkflowId STARTS_WITH "@<scope>/"` clause; in the
+   * default scope, workflow ids that do not start with `@`).
+   */
   async listSagas(filter: ListSagasFilter = {}): Promise<SagaSummary[]> {
     const clauses = [`${SagaNameKey.name} IS NOT NULL`];
     if (filter.state) clauses.push(`${SagaStateKey.name} = ${quote(filter.state)}`);
     if (filter.name) clauses.push(`${SagaNameKey.name} = ${quote(filter.name)}`);
-    if (filter.identityKey) clauses.push(`${IdentityKeyKey.name} = ${quote(filter.identityKey)}`);
+    if (filter.identityKey) {
+      const scoped = scopedKey(this.scope, filter.identityKey);
+      // A typed saga declares its identity key itself, unscoped: its workflow id says the scope.
+      clauses.push(
+        scoped === filter.identityKey
+          ? `${IdentityKeyKey.name} = ${quote(filter.identityKey)}`
+          : `(${IdentityKeyKey.name} = ${quote(scoped)} OR ${IdentityKeyKey.name} = ${quote(filter.identityKey)})`,
+      );
+    }
     if (filter.traceId) clauses.push(`${TraceIdKey.name} = ${quote(filter.traceId)}`);
+    const scopeClause =
+      this.scope === ''
+        ? `NOT (WorkflowId STARTS_WITH ${quote(SCOPE_MARKER)})`
+        : `WorkflowId STARTS_WITH ${quote(scopePrefix(this.scope))}`;
     const limit = filter.limit ?? 100;
-    if (!filter.all) {
+    let byOrigin = !filter.all;
+    let byScope = true;
+    for (;;) {
+      const where = [
+        ...clauses,
+        ...(byScope ? [scopeClause] : []),
+        ...(byOrigin ? [`${SagaOriginKey.name} IS NULL`] : []),
+      ];
       try {
-        return await this.listWhere([...clauses, `${SagaOriginKey.name} IS NULL`], filter, limit);
+        return await this.listWhere(where, filter, limit);
       } catch (err) {
+        const message = err instanceof Error ? err.message : '';
         // A namespace without the SagaOrigin search attribute (registered before it existed):
         // nothing can be tagged there, so list without the clause.
-        if (!(err instanceof Error) || !err.message.includes(SagaOriginKey.name)) throw err;
+        if (byOrigin && message.includes(SagaOriginKey.name)) byOrigin = false;
+        // A visibility store without STARTS_WITH: list without the scope clause (rows of other
+        // scopes are skipped one by one in listWhere).
+        else if (byScope && /STARTS_WITH/i.test(message)) byScope = false;
+        else throw err;
       }
     }
-    return this.listWhere(clauses, filter, limit);
   }
 
   private async listWhere(clauses: string[], filter: ListSagasFilter, limit: number): Promise<SagaSummary[]> {
@@ -849,18 +954,20 @@ export class SagaClient {
     })) {
       // One row per saga: an undone saga (`compensate`) has two runs under its id, the committed
       // one and the undo; only its latest run says its state.
-      if (seen.has(w.workflowId)) continue;
+      if (seen.has(w.workflowId) || !belongsToScope(this.scope, w.workflowId)) continue;
       seen.add(w.workflowId);
       if (filter.state && w.status.name !== 'RUNNING' && !(await this.isLatestRun(w.workflowId, w.runId)))
         continue;
       const sa = w.typedSearchAttributes;
+      const identityKey = sa.get(IdentityKeyKey) ?? null;
       out.push({
-        sagaId: w.workflowId,
+        sagaId: unscopedSagaId(this.scope, w.workflowId),
+        workflowId: w.workflowId,
         runId: w.runId,
         name: sa.get(SagaNameKey) ?? null,
         state: (sa.get(SagaStateKey) as SagaState | undefined) ?? null,
         traceId: sa.get(TraceIdKey) ?? null,
-        identityKey: sa.get(IdentityKeyKey) ?? null,
+        identityKey: identityKey === null ? null : unscopedSagaId(this.scope, identityKey),
         workflowType: w.type,
         origin: sa.get(SagaOriginKey) ?? null,
         executionStatus: w.status.name,

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { StoreAllowlists, StoreGuard } from '../saga/guard.js';
 import { CODEC_KEY_BYTES, CODEC_KEY_ID_PATTERN, type CodecKey } from '../blobs/encryption.js';
+import { defaultTaskQueue, kvPrefixOf, ScopeError, scopeOf } from '../saga/scope.js';
 import { loadTemporalSettings, TEMPORAL_ENV_VARIABLES, type TemporalSettings } from './temporal.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -23,7 +24,8 @@ export const envSchema = z.object({
   // Temporal
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('polysaga'),
+  // Unset: `polysaga` in the default scope, the scope (`<PROJECT_PREFIX>-<ENV>`) otherwise.
+  TEMPORAL_TASK_QUEUE: z.string().min(1).optional(),
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
@@ -220,6 +222,14 @@ export interface Config {
   http: { services: Record<string, HttpServiceConfig>; internalToken?: string };
   projectPrefix: string;
   env: RawEnv['ENV'];
+  /**
+   * The scope of PROJECT_PREFIX and ENV (src/saga/scope.ts): `''` for the defaults (polysaga,
+   * prod), `<PROJECT_PREFIX>-<ENV>` otherwise. Saga ids, identity keys and idempotency keys of
+   * this configuration's sagas carry it, and the default task queue is named after it.
+   */
+  scope: string;
+  /** Prefix of polysaga's own Redis keys, without the `:` (`polysaga`; in a scope `<PROJECT_PREFIX>:<ENV>`). */
+  kvPrefix: string;
   /** Plugin module paths (`POLYSAGA_PLUGINS`), as given; loaded by `loadPlugins` (src/plugins). */
   plugins: string[];
   retry: { maxRetries: number; initialInterval: string };
@@ -472,6 +482,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'],
     );
   }
+  let scope: string;
+  try {
+    scope = scopeOf({ projectPrefix: e.PROJECT_PREFIX, env: e.ENV });
+  } catch (err) {
+    if (!(err instanceof ScopeError)) throw err;
+    throw new ConfigError(`invalid configuration: ${err.message}`, [err.variable]);
+  }
   const temporal = loadTemporalSettings(pickTemporal(merged), env);
   // An API key from a temporal.toml profile is masked by value like one from the environment.
   if (temporal.apiKey && !configuredValues.secrets.some((x) => x.value === temporal.apiKey))
@@ -481,7 +498,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       // address, namespace, tls, apiKey, tlsConfig, grpcMeta, profile: Temporal's environment
       // configuration (temporal.toml profile, overridden by the variables; src/config/temporal.ts)
       ...temporal,
-      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      // An explicit TEMPORAL_TASK_QUEUE wins over the scope's default.
+      taskQueue: e.TEMPORAL_TASK_QUEUE ?? defaultTaskQueue(scope),
       uiUrl: e.TEMPORAL_UI_URL,
       connectTimeoutMs: parseDurationMs(e.POLYSAGA_CONNECT_TIMEOUT),
     },
@@ -518,6 +536,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: { services, ...(e.HTTP_INTERNAL_TOKEN ? { internalToken: e.HTTP_INTERNAL_TOKEN } : {}) },
     projectPrefix: e.PROJECT_PREFIX,
     env: e.ENV,
+    scope,
+    kvPrefix: kvPrefixOf({ projectPrefix: e.PROJECT_PREFIX, env: e.ENV }),
     plugins: (e.POLYSAGA_PLUGINS ?? '')
       .split(',')
       .map((s) => s.trim())

@@ -11,16 +11,12 @@
 import { DefaultLogger, type LogEntry, type LogLevel } from '@temporalio/worker';
 import { lockWorkflowId } from '../saga/identity.js';
 
-/** `json`: one JSON object per line; `pretty`: a readable line for a terminal. */
-export type LogFormat = 'json' | 'pretty';
+import type { LogFormat } from './log-format.js';
+
+export { resolveLogFormat, type LogFormat } from './log-format.js';
 
 /** The workflow id prefix of identity lock workflows: not sagas. */
 const LOCK_PREFIX = lockWorkflowId('');
-
-/** The format for `POLYSAGA_LOG_FORMAT` (unset: `pretty` on a terminal, else `json`). */
-export function resolveLogFormat(configured: LogFormat | undefined, isTty: boolean): LogFormat {
-  return configured ?? (isTty ? 'pretty' : 'json');
-}
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 

@@ -27,6 +27,8 @@ export {
   type BackendHandlers,
   type BackendSnapshot,
   type ConnectContext,
+  type SnapshotReader,
+  type SnapshotTarget,
 } from '../backends/define.js';
 export {
   op,

@@ -22,7 +22,10 @@ import {
 import type { SagaActivities } from '../saga/contracts.js';
 import { backoffDelayMs, sleep, type Backoff } from './backoff.js';
 import { findFailedSagas, findUnfinishedSagas, type SagaFilter } from '../audit/index.js';
+import { errorMessage, fromUnwind, sagaRecovery, type SagaRecovery, type SagaRef } from './results.js';
 import { unwindFromTrail } from './unwind.js';
+
+export type { SagaRecovery } from './results.js';
 
 /** Where a saga's Temporal workflow stands. */
 export type WorkflowPresence =
@@ -92,32 +95,6 @@ export interface RecoverOptions {
   signal?: AbortSignal;
 }
 
-/** What recover found and did for one saga. */
-export interface SagaRecovery {
-  sagaId: string;
-  sagaName: string | null;
-  /**
-   * `failed`: a FAILED saga; `orphan`: an unfinished trail whose workflow is gone; `running`:
-   * left alone; `stuck`: its workflow runs but its workflow task keeps failing (needs a person:
-   * `polysaga abort --terminate`, then recover).
-   */
-  kind: 'failed' | 'orphan' | 'running' | 'stuck';
-  /** How it was found, e.g. `FAILED (workflow running)`, `trail open, workflow not found`. */
-  found: string;
-  /** `retried` (retryCompensation), `unwound` (from the audit trail), `skipped`, `none`. */
-  action: 'retried' | 'unwound' | 'skipped' | 'none';
-  tries: number;
-  /** The saga state afterwards (ROLLED_BACK, FAILED, COMMITTED, RESOLVED, EXECUTING, RUNNING, STUCK …) or ERROR. */
-  outcome: string;
-  /** Whether the saga ends consistent (not FAILED, no error, nothing left to undo). */
-  consistent: boolean;
-  compensated?: string[];
-  failedCompensations?: string[];
-  /** A step whose outcome was never recorded (closed as failed; see docs/recovery.md). */
-  inDoubt?: string | null;
-  detail: string;
-}
-
 /** The result of one pass. */
 export interface RecoveryReport {
   startedAt: string;
@@ -126,9 +103,6 @@ export interface RecoveryReport {
   /** Every saga found ends consistent (exit code 0). */
   consistent: boolean;
 }
-
-const errorMessage = (err: unknown): string =>
-  err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err);
 
 /**
  * Runs one recovery pass and reports per saga what it did.
@@ -147,7 +121,13 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   const sagas: SagaRecovery[] = [];
   const seen = new Set<string>();
   let activities: Pick<SagaActivities, 'compensateStep' | 'recordEvent'> | undefined;
-  const getActivities = async () => (activities ??= await options.activities());
+  const pass: Pass = {
+    options,
+    maxRetries,
+    backoff,
+    graceMs,
+    getActivities: async () => (activities ??= await options.activities()),
+  };
   const emit = (r: SagaRecovery) => {
     sagas.push(r);
     options.onSaga?.(r);
@@ -161,8 +141,10 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
     ...(filter.name ? { name: filter.name } : {}),
     limit: filter.limit ?? 1000,
   })) {
-    if (filter.sagaIds && filter.sagaIds.length > 0 && !filter.sagaIds.includes(s.sagaId)) continue;
-    failed.set(s.sagaId, s.name);
+    // Keyed by workflow id, as the audit table names sagas (in a scope: `@<scope>/<sagaId>`).
+    const id = s.workflowId;
+    if (filter.sagaIds && filter.sagaIds.length > 0 && !filter.sagaIds.includes(id)) continue;
+    failed.set(id, s.name);
   }
   for (const s of await findFailedSagas(options.pool, filter))
     if (!failed.has(s.sagaId)) failed.set(s.sagaId, s.sagaName);
@@ -175,17 +157,11 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   ): boolean => {
     const reason = options.defer?.(sagaId) ?? null;
     if (reason === null) return false;
-    emit({
-      sagaId,
-      sagaName,
-      kind,
-      found,
-      action: 'skipped',
-      tries: 0,
-      outcome: kind === 'failed' ? 'FAILED' : 'ORPHAN',
-      consistent: false,
-      detail: reason,
-    });
+    emit(
+      sagaRecovery({ sagaId, sagaName, kind, found }, kind === 'failed' ? 'FAILED' : 'ORPHAN', reason, {
+        action: 'skipped',
+      }),
+    );
     return true;
   };
 
@@ -195,7 +171,7 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
       seen.add(sagaId);
       continue;
     }
-    const r = await handleFailed(sagaId, sagaName, options, maxRetries, backoff, graceMs, getActivities);
+    const r = await handleFailed(sagaId, sagaName, pass);
     // null: FAILED only in (lagging) visibility; the trail says otherwise, so the second pass decides.
     if (r === null) continue;
     seen.add(sagaId);
@@ -207,7 +183,7 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
     if (stopped()) break;
     if (seen.has(s.sagaId)) continue;
     seen.add(s.sagaId);
-    emit(await handleOpenTrail(s.sagaId, s.sagaName, options, maxRetries, backoff, graceMs, getActivities));
+    emit(await handleOpenTrail(s.sagaId, s.sagaName, pass));
   }
 
   return {
@@ -218,21 +194,23 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   };
 }
 
-type GetActivities = () => Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>>;
+/** What one pass decided for every saga it handles. */
+interface Pass {
+  options: RecoverOptions;
+  maxRetries: number;
+  backoff: Backoff;
+  graceMs: number;
+  /** The activities, created on the first saga that must be unwound directly. */
+  getActivities: () => Promise<Pick<SagaActivities, 'compensateStep' | 'recordEvent'>>;
+}
 
 /** A running saga whose workflow task keeps failing: nothing recover can do but say so. */
 function stuckReport(sagaId: string, sagaName: string | null, found: string, stuck: StuckInfo): SagaRecovery {
-  return {
-    sagaId,
-    sagaName,
-    kind: 'stuck',
-    found: `${found}, workflow task failing`,
-    action: 'none',
-    tries: 0,
-    outcome: 'STUCK',
-    consistent: false,
-    detail: `${stuck.cause} (${stuck.attempts} attempts): ${stuck.message.split('\n')[0]}; run \`polysaga abort --terminate ${sagaId}\`, then recover again`,
-  };
+  return sagaRecovery(
+    { sagaId, sagaName, kind: 'stuck', found: `${found}, workflow task failing` },
+    'STUCK',
+    `${stuck.cause} (${stuck.attempts} attempts): ${stuck.message.split('\n')[0]}; run \`polysaga abort --terminate ${sagaId}\`, then recover again`,
+  );
 }
 
 function presenceText(p: WorkflowPresence): string {
@@ -249,113 +227,55 @@ function closedRecently(p: WorkflowPresence, graceMs: number): boolean {
 async function handleFailed(
   sagaId: string,
   sagaName: string | null,
-  options: RecoverOptions,
-  maxRetries: number,
-  backoff: Backoff,
-  graceMs: number,
-  getActivities: GetActivities,
+  pass: Pass,
 ): Promise<SagaRecovery | null> {
-  const base = { sagaId, sagaName, kind: 'failed' as const };
   let presence: WorkflowPresence;
   try {
-    presence = await options.workflows.presence(sagaId);
+    presence = await pass.options.workflows.presence(sagaId);
   } catch (err) {
-    return {
-      ...base,
-      found: 'FAILED',
-      action: 'none',
-      tries: 0,
-      outcome: 'ERROR',
-      consistent: false,
-      detail: `cannot describe the workflow: ${errorMessage(err)}`,
-    };
+    return sagaRecovery(
+      { sagaId, sagaName, kind: 'failed', found: 'FAILED' },
+      'ERROR',
+      `cannot describe the workflow: ${errorMessage(err)}`,
+    );
   }
-  const found = `FAILED, ${presenceText(presence)}`;
+  const ref: SagaRef = { sagaId, sagaName, kind: 'failed', found: `FAILED, ${presenceText(presence)}` };
   if (presence.kind === 'running' && presence.stuck)
-    return stuckReport(sagaId, sagaName, found, presence.stuck);
-  if (presence.kind === 'running') return retryRunning(sagaId, sagaName, found, options, maxRetries, backoff);
-  const trail = await getSagaTrailSummary(options.pool, sagaId);
-  if (trail === null) {
-    return {
-      ...base,
-      found,
-      action: 'none',
-      tries: 0,
-      outcome: 'FAILED',
-      consistent: false,
-      detail:
-        'FAILED in Temporal visibility, but its workflow is gone and it has no audit trail to unwind from',
-    };
-  }
+    return stuckReport(sagaId, sagaName, ref.found, presence.stuck);
+  if (presence.kind === 'running') return retryRunning(ref, pass);
+  const trail = await getSagaTrailSummary(pass.options.pool, sagaId);
+  if (trail === null)
+    return sagaRecovery(
+      ref,
+      'FAILED',
+      'FAILED in Temporal visibility, but its workflow is gone and it has no audit trail to unwind from',
+    );
   if (trail.lastStatus !== 'SAGA_FAILED') return null;
-  if (presence.kind === 'closed' && presence.status === 'COMPLETED') {
-    return {
-      ...base,
-      found,
-      action: 'none',
-      tries: 0,
-      outcome: 'ERROR',
-      consistent: false,
-      detail: 'the workflow completed but the audit trail ends in SAGA_FAILED; check the audit table',
-    };
-  }
-  if (closedRecently(presence, graceMs)) {
-    return {
-      ...base,
-      found,
-      action: 'skipped',
-      tries: 0,
-      outcome: 'FAILED',
-      consistent: false,
-      detail: 'workflow closed less than the grace time ago; next pass',
-    };
-  }
-  return unwindGone(base, found, 'failed', options, maxRetries, backoff, getActivities);
+  return unwindClosed(ref, presence, 'failed', pass, 'the audit trail ends in SAGA_FAILED');
 }
 
-async function retryRunning(
-  sagaId: string,
-  sagaName: string | null,
-  found: string,
-  options: RecoverOptions,
-  maxRetries: number,
-  backoff: Backoff,
-): Promise<SagaRecovery> {
-  const base = { sagaId, sagaName, kind: 'failed' as const, found };
-  if (maxRetries < 1) {
-    return {
-      ...base,
-      action: 'none',
-      tries: 0,
-      outcome: 'FAILED',
-      consistent: false,
-      detail: 'max retries 0: reported only',
-    };
-  }
+async function retryRunning(ref: SagaRef, pass: Pass): Promise<SagaRecovery> {
+  const { options, maxRetries, backoff } = pass;
+  if (maxRetries < 1) return sagaRecovery(ref, 'FAILED', 'max retries 0: reported only');
   let status: SagaStatus | null = null;
   let lastError = '';
   let tries = 0;
   for (let attempt = 1; attempt <= maxRetries; attempt++) {
     tries = attempt;
     try {
-      status = await options.sagaClient.retryCompensation(sagaId);
+      status = await options.sagaClient.retryCompensation(ref.sagaId);
     } catch (err) {
       if (!(err instanceof SagaStateError)) {
         lastError = errorMessage(err);
         status = null;
       } else {
         // Not FAILED (any more): visibility lags, or someone else retried or resolved it.
-        const current = await options.sagaClient.getStatus(sagaId).catch(() => null);
-        if (current && current.state !== 'FAILED') {
-          return {
-            ...base,
-            action: 'none',
+        const current = await options.sagaClient.getStatus(ref.sagaId).catch(() => null);
+        if (current && current.state !== 'FAILED')
+          return sagaRecovery(ref, current.state, `no longer FAILED (${current.state})`, {
             tries: attempt - 1,
-            outcome: current.state,
             consistent: true,
-            detail: `no longer FAILED (${current.state})`,
-          };
-        }
+          });
         status = null;
         lastError = errorMessage(err);
       }
@@ -365,158 +285,86 @@ async function retryRunning(
     if (attempt < maxRetries && options.signal?.aborted !== true)
       await sleep(backoffDelayMs(attempt, backoff), options.signal);
   }
-  if (status && status.state !== 'FAILED') {
-    return {
-      ...base,
+  const triesText = `${tries} ${tries === 1 ? 'try' : 'tries'}`;
+  if (status && status.state !== 'FAILED')
+    return sagaRecovery(ref, status.state, `retryCompensation: ${status.state} after ${triesText}`, {
       action: 'retried',
       tries,
-      outcome: status.state,
       consistent: true,
       compensated: status.steps.filter((s) => s.state === 'COMPENSATED').map((s) => s.id),
-      detail: `retryCompensation: ${status.state} after ${tries} ${tries === 1 ? 'try' : 'tries'}`,
-    };
-  }
-  return {
-    ...base,
-    action: 'retried',
-    tries,
-    outcome: status ? 'FAILED' : 'ERROR',
-    consistent: false,
-    ...(status ? { failedCompensations: status.compensationStack.map((e) => e.stepId) } : {}),
-    detail: `still ${status ? 'FAILED' : 'unreachable'} after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${lastError}`,
-  };
+    });
+  return sagaRecovery(
+    ref,
+    status ? 'FAILED' : 'ERROR',
+    `still ${status ? 'FAILED' : 'unreachable'} after ${triesText}: ${lastError}`,
+    {
+      action: 'retried',
+      tries,
+      ...(status ? { failedCompensations: status.compensationStack.map((e) => e.stepId) } : {}),
+    },
+  );
 }
 
-async function handleOpenTrail(
-  sagaId: string,
-  sagaName: string | null,
-  options: RecoverOptions,
-  maxRetries: number,
-  backoff: Backoff,
-  graceMs: number,
-  getActivities: GetActivities,
-): Promise<SagaRecovery> {
+async function handleOpenTrail(sagaId: string, sagaName: string | null, pass: Pass): Promise<SagaRecovery> {
   let presence: WorkflowPresence;
   try {
-    presence = await options.workflows.presence(sagaId);
+    presence = await pass.options.workflows.presence(sagaId);
   } catch (err) {
-    return {
-      sagaId,
-      sagaName,
-      kind: 'orphan',
-      found: 'trail open',
-      action: 'none',
-      tries: 0,
-      outcome: 'ERROR',
-      consistent: false,
-      detail: `cannot describe the workflow: ${errorMessage(err)}`,
-    };
+    return sagaRecovery(
+      { sagaId, sagaName, kind: 'orphan', found: 'trail open' },
+      'ERROR',
+      `cannot describe the workflow: ${errorMessage(err)}`,
+    );
   }
   const found = `trail open, ${presenceText(presence)}`;
   if (presence.kind === 'running' && presence.stuck)
     return stuckReport(sagaId, sagaName, found, presence.stuck);
-  if (presence.kind === 'running') {
-    return {
-      sagaId,
-      sagaName,
-      kind: 'running',
-      found,
-      action: 'none',
-      tries: 0,
-      outcome: 'RUNNING',
+  if (presence.kind === 'running')
+    return sagaRecovery({ sagaId, sagaName, kind: 'running', found }, 'RUNNING', 'in progress; left alone', {
       consistent: true,
-      detail: 'in progress; left alone',
-    };
-  }
-  const base = { sagaId, sagaName, kind: 'orphan' as const };
-  if (presence.kind === 'closed' && presence.status === 'COMPLETED') {
-    return {
-      ...base,
-      found,
-      action: 'none',
-      tries: 0,
-      outcome: 'ERROR',
-      consistent: false,
-      detail: 'the workflow completed but its trail has no terminal event; check the audit table',
-    };
-  }
-  if (closedRecently(presence, graceMs)) {
-    return {
-      ...base,
-      found,
-      action: 'skipped',
-      tries: 0,
-      outcome: 'ORPHAN',
-      consistent: false,
-      detail: 'workflow closed less than the grace time ago; next pass',
-    };
-  }
-  const reason = options.defer?.(sagaId) ?? null;
-  if (reason !== null)
-    return {
-      ...base,
-      found,
-      action: 'skipped',
-      tries: 0,
-      outcome: 'ORPHAN',
-      consistent: false,
-      detail: reason,
-    };
-  return unwindGone(base, found, 'orphan', options, maxRetries, backoff, getActivities);
+    });
+  const ref: SagaRef = { sagaId, sagaName, kind: 'orphan', found };
+  return unwindClosed(ref, presence, 'orphan', pass, 'its trail has no terminal event');
 }
 
-async function unwindGone(
-  base: { sagaId: string; sagaName: string | null; kind: 'failed' | 'orphan' },
-  found: string,
+/**
+ * A saga whose workflow is closed or gone: unwound from its trail once the workflow has been
+ * closed for the grace time (an orphan also asks `defer`). A workflow that completed while its
+ * trail did not end (`mismatch` says how) is an error to look at.
+ */
+async function unwindClosed(
+  ref: SagaRef,
+  presence: WorkflowPresence,
   mode: 'failed' | 'orphan',
-  options: RecoverOptions,
-  maxRetries: number,
-  backoff: Backoff,
-  getActivities: GetActivities,
+  pass: Pass,
+  mismatch: string,
 ): Promise<SagaRecovery> {
-  if (maxRetries < 1) {
-    return {
-      ...base,
-      found,
-      action: 'none',
-      tries: 0,
-      outcome: mode === 'failed' ? 'FAILED' : 'ORPHAN',
-      consistent: false,
-      detail: 'max retries 0: reported only',
-    };
-  }
+  const waiting = mode === 'failed' ? 'FAILED' : 'ORPHAN';
+  if (presence.kind === 'closed' && presence.status === 'COMPLETED')
+    return sagaRecovery(ref, 'ERROR', `the workflow completed but ${mismatch}; check the audit table`);
+  if (closedRecently(presence, pass.graceMs))
+    return sagaRecovery(ref, waiting, 'workflow closed less than the grace time ago; next pass', {
+      action: 'skipped',
+    });
+  const reason = mode === 'orphan' ? (pass.options.defer?.(ref.sagaId) ?? null) : null;
+  if (reason !== null) return sagaRecovery(ref, waiting, reason, { action: 'skipped' });
+  return unwindGone(ref, mode, pass);
+}
+
+async function unwindGone(ref: SagaRef, mode: 'failed' | 'orphan', pass: Pass): Promise<SagaRecovery> {
+  const { options, maxRetries, backoff } = pass;
+  if (maxRetries < 1)
+    return sagaRecovery(ref, mode === 'failed' ? 'FAILED' : 'ORPHAN', 'max retries 0: reported only');
   try {
-    const r = await unwindFromTrail(base.sagaId, mode, {
+    const r = await unwindFromTrail(ref.sagaId, mode, {
       pool: options.pool,
-      activities: await getActivities(),
+      activities: await pass.getActivities(),
       maxTries: maxRetries,
       backoff,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    return {
-      ...base,
-      found,
-      action: r.outcome === 'SKIPPED' ? 'skipped' : 'unwound',
-      tries: r.tries,
-      outcome: r.outcome,
-      consistent:
-        r.outcome === 'ROLLED_BACK' ||
-        r.outcome === 'COMMITTED' ||
-        (r.outcome === 'SKIPPED' && r.detail.startsWith('trail ')),
-      compensated: r.compensated,
-      failedCompensations: r.failed,
-      inDoubt: r.inDoubt,
-      detail: r.detail,
-    };
+    return fromUnwind(ref, r);
   } catch (err) {
-    return {
-      ...base,
-      found,
-      action: 'unwound',
-      tries: 0,
-      outcome: 'ERROR',
-      consistent: false,
-      detail: errorMessage(err),
-    };
+    return sagaRecovery(ref, 'ERROR', errorMessage(err), { action: 'unwound' });
   }
 }

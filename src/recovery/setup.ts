@@ -43,7 +43,7 @@ export async function openRecoveryContext(config: Config): Promise<RecoveryConte
     pool,
     options: {
       pool,
-      sagaClient: new SagaClient({ client, taskQueue: config.temporal.taskQueue }),
+      sagaClient: new SagaClient({ client, taskQueue: config.temporal.taskQueue, scope: config.scope }),
       workflows: temporalProbe(client),
       activities: () =>
         (activities ??= (resources ??= createBackendResources(config)).then((r) => {

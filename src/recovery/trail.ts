@@ -8,7 +8,7 @@ import {
   TERMINAL_EVENT_STATUSES,
   type AuditEvent,
 } from '../audit/index.js';
-import type { CompensationEntry, EventStatus, JsonObject, SagaState } from '../saga/contracts.js';
+import type { CompensationEntry, EventStatus, SagaState } from '../saga/contracts.js';
 import { checkEventSequence } from '../saga/states.js';
 
 /** What recovery needs to know about one trail. */
@@ -155,9 +155,4 @@ export function compensationName(entry: CompensationEntry): string {
   return typeof entry.compensation === 'string'
     ? entry.compensation
     : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
-}
-
-/** Marks a payload as written by recovery. */
-export function recoveryPayload(extra: JsonObject = {}): JsonObject {
-  return { ...extra, recoveredBy: 'polysaga recover' };
 }

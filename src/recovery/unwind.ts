@@ -8,16 +8,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { connectClient } from '../audit/connection.js';
 import { readEvents } from '../audit/index.js';
-import type { CompensationEntry, EventStatus, JsonObject, SagaActivities } from '../saga/contracts.js';
+import type { CompensationEntry, SagaActivities } from '../saga/contracts.js';
 import { backoffDelayMs, sleep, type Backoff } from './backoff.js';
 import { describeError } from '../saga/errors.js';
-import {
-  analyzeTrail,
-  compensationName,
-  isTerminalStatus,
-  recoveryPayload,
-  type TrailAnalysis,
-} from './trail.js';
+import { TrailEventWriter } from './events.js';
+import { unwindResult, type TrailUnwindResult } from './results.js';
+import { analyzeTrail, compensationName, isTerminalStatus, type TrailAnalysis } from './trail.js';
+
+export type { TrailUnwindResult } from './results.js';
 
 /** What {@link unwindFromTrail} needs. */
 export interface TrailUnwindDeps {
@@ -28,20 +26,6 @@ export interface TrailUnwindDeps {
   maxTries: number;
   backoff: Backoff;
   signal?: AbortSignal;
-}
-
-/** Outcome of one direct unwind. */
-export interface TrailUnwindResult {
-  /** ROLLED_BACK, COMMITTED (every step of a saga past its pivot had succeeded), FAILED, or SKIPPED. */
-  outcome: 'ROLLED_BACK' | 'COMMITTED' | 'FAILED' | 'SKIPPED';
-  compensated: string[];
-  failed: string[];
-  /** A step whose outcome was never recorded (closed as STEP_FAIL; its effect is unknown). */
-  inDoubt: string | null;
-  /** Most tries any one compensation needed. */
-  tries: number;
-  detail: string;
-  eventsWritten: number;
 }
 
 /** Why the run ends here: `orphan` (trail not ended) or `failed` (trail ends in SAGA_FAILED). */
@@ -79,7 +63,8 @@ export async function unwindFromTrail(
       'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
       [key],
     );
-    if (got.rows[0]?.ok !== true) return skipped('another recover process is working on this saga');
+    if (got.rows[0]?.ok !== true)
+      return unwindResult('SKIPPED', 'another recover process is working on this saga');
     try {
       return await unwindLocked(sagaId, mode, deps);
     } finally {
@@ -90,156 +75,106 @@ export async function unwindFromTrail(
   }
 }
 
-function skipped(detail: string): TrailUnwindResult {
-  return {
-    outcome: 'SKIPPED',
-    compensated: [],
-    failed: [],
-    inDoubt: null,
-    tries: 0,
-    detail,
-    eventsWritten: 0,
-  };
-}
-
 async function unwindLocked(
   sagaId: string,
   mode: UnwindMode,
   deps: TrailUnwindDeps,
 ): Promise<TrailUnwindResult> {
   const events = await readEvents(deps.pool, sagaId);
-  if (events.length === 0) return skipped('no audit events');
+  if (events.length === 0) return unwindResult('SKIPPED', 'no audit events');
   const t = analyzeTrail(sagaId, events);
   if (mode === 'orphan' && isTerminalStatus(t.lastStatus))
-    return skipped(`trail ended meanwhile (${t.lastStatus})`);
+    return unwindResult('SKIPPED', `trail ended meanwhile (${t.lastStatus})`);
   if (mode === 'failed' && t.lastStatus !== 'SAGA_FAILED')
-    return skipped(`trail no longer ends in SAGA_FAILED (${t.lastStatus})`);
+    return unwindResult('SKIPPED', `trail no longer ends in SAGA_FAILED (${t.lastStatus})`);
 
-  let seq = t.lastSeq;
-  let written = 0;
-  const write = async (
-    status: EventStatus,
-    stepId: string | null,
-    extra: { payload?: JsonObject; error?: string; attempt?: number; durationMs?: number } = {},
-  ) => {
-    await deps.activities.recordEvent({
-      sagaId,
-      runId: t.runId,
-      seq: ++seq,
-      stepId,
-      status,
-      sagaName: t.sagaName,
-      traceId: t.traceId,
-      ...extra,
-      payload: recoveryPayload(extra.payload),
-    });
-    written += 1;
-  };
-  const result = (r: Omit<TrailUnwindResult, 'eventsWritten' | 'inDoubt'>): TrailUnwindResult => ({
-    ...r,
-    inDoubt: t.openStep,
-    eventsWritten: written,
-  });
+  const rows = new TrailEventWriter(t, (e) => deps.activities.recordEvent(e));
+  // Every result names the step left in doubt and counts the rows written.
+  const result = (
+    outcome: TrailUnwindResult['outcome'],
+    detail: string,
+    facts: { compensated?: string[]; failed?: string[]; tries?: number } = {},
+  ): TrailUnwindResult =>
+    unwindResult(outcome, detail, { ...facts, inDoubt: t.openStep, eventsWritten: rows.written });
 
   if (mode === 'failed' && t.failedPhase === 'forward') {
     // Recorded FAILED after the pivot: only finishing forward helps, and the definition is gone.
-    return result({
-      outcome: 'FAILED',
-      compensated: [],
-      failed: [],
-      tries: 0,
-      detail: 'failed after its pivot and its workflow is gone: finish the step by hand',
-    });
+    return result('FAILED', 'failed after its pivot and its workflow is gone: finish the step by hand');
   }
 
   // Close what the vanished workflow left open, so that the trail stays a valid sequence.
   const gone = `outcome unknown: the saga's workflow is gone`;
   if (t.openStep !== null) {
-    await write('STEP_FAIL', t.openStep, {
+    await rows.write('STEP_FAIL', t.openStep, {
       error: `${gone} (step was PENDING; its effect may or may not exist)`,
       payload: { inDoubt: true },
     });
   }
   for (const stepId of t.openCompensations) {
-    await write('COMPENSATION_FAIL', stepId, {
+    await rows.write('COMPENSATION_FAIL', stepId, {
       error: `${gone} (compensation was running; it is run again)`,
     });
   }
 
-  const failWith = async (phase: 'forward' | 'compensation', error: string, pending: string[]) => {
-    await write('SAGA_FAILED', null, { error, payload: { phase, pending } });
-  };
-
   if (t.stack === null) {
     const error = `cannot unwind from the audit trail: ${t.stackProblem ?? 'unknown stack'}`;
-    if (mode === 'orphan' || written > 0) await failWith('compensation', error, []);
-    return result({ outcome: 'FAILED', compensated: [], failed: [], tries: 0, detail: error });
+    if (mode === 'orphan' || rows.written > 0) await rows.sagaFailed('compensation', error, []);
+    return result('FAILED', error);
   }
 
   if (t.pivotPassed && !t.committed && mode === 'orphan') {
     const all = t.totalSteps !== null && t.openStep === null && t.succeededSteps.length >= t.totalSteps;
     if (all) {
-      await write('SAGA_COMMITTED', null, { payload: { completedSteps: t.succeededSteps.length } });
-      return result({
-        outcome: 'COMMITTED',
-        compensated: [],
-        failed: [],
-        tries: 0,
-        detail: 'every step had succeeded (past the pivot): recorded COMMITTED',
-      });
+      await rows.write('SAGA_COMMITTED', null, { payload: { completedSteps: t.succeededSteps.length } });
+      return result('COMMITTED', 'every step had succeeded (past the pivot): recorded COMMITTED');
     }
     const error = 'past its pivot and its workflow is gone: the remaining steps must be finished by hand';
-    await failWith('forward', error, []);
-    return result({ outcome: 'FAILED', compensated: [], failed: [], tries: 0, detail: error });
+    await rows.sagaFailed('forward', error, []);
+    return result('FAILED', error);
   }
 
   const stack = t.stack;
   const pendingIds = stack.map((e) => e.stepId);
   if (mode === 'failed') {
-    await write('SAGA_RETRIED', null, { payload: { pending: pendingIds } });
+    await rows.write('SAGA_RETRIED', null, { payload: { pending: pendingIds } });
   } else if (t.compensationFailedInRound || t.openCompensations.length > 0) {
-    await failWith('compensation', `compensation failed for: ${pendingIds.join(', ')}`, pendingIds);
-    await write('SAGA_RETRIED', null, { payload: { pending: pendingIds } });
+    await rows.sagaFailed('compensation', `compensation failed for: ${pendingIds.join(', ')}`, pendingIds);
+    await rows.write('SAGA_RETRIED', null, { payload: { pending: pendingIds } });
   }
 
   const compensated: string[] = [];
   const failed: string[] = [];
   let maxTries = 0;
   for (const entry of [...stack].reverse()) {
-    const r = await compensateWithRetries(entry, t, deps, write);
+    const r = await compensateWithRetries(entry, t, deps, rows);
     maxTries = Math.max(maxTries, r.tries);
     (r.ok ? compensated : failed).push(entry.stepId);
   }
   if (failed.length === 0) {
-    await write('SAGA_ROLLED_BACK', null, {
+    await rows.write('SAGA_ROLLED_BACK', null, {
       payload: { compensated, ...(t.openStep ? { inDoubt: t.openStep } : {}) },
     });
-    return result({
-      outcome: 'ROLLED_BACK',
-      compensated,
-      failed,
-      tries: maxTries,
-      detail:
-        `unwound ${compensated.length} compensation(s) from the audit trail` +
+    return result(
+      'ROLLED_BACK',
+      `unwound ${compensated.length} compensation(s) from the audit trail` +
         (t.openStep ? `; step ${t.openStep} was in flight (no outcome recorded) and was not undone` : ''),
-    });
+      { compensated, failed, tries: maxTries },
+    );
   }
   const error = `compensation failed for: ${failed.join(', ')}`;
-  await failWith('compensation', error, failed);
-  return result({ outcome: 'FAILED', compensated, failed, tries: maxTries, detail: error });
+  await rows.sagaFailed('compensation', error, failed);
+  return result('FAILED', error, { compensated, failed, tries: maxTries });
 }
 
 async function compensateWithRetries(
   entry: CompensationEntry,
   t: TrailAnalysis,
   deps: TrailUnwindDeps,
-  write: (
-    status: EventStatus,
-    stepId: string | null,
-    extra?: { payload?: JsonObject; error?: string; attempt?: number; durationMs?: number },
-  ) => Promise<void>,
+  rows: TrailEventWriter,
 ): Promise<{ ok: boolean; tries: number }> {
-  await write('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: compensationName(entry) } });
+  await rows.write('COMPENSATION_STARTED', entry.stepId, {
+    payload: { compensation: compensationName(entry) },
+  });
   const started = Date.now();
   let lastError = '';
   const maxTries = Math.max(1, deps.maxTries);
@@ -251,7 +186,7 @@ async function compensateWithRetries(
         sagaName: t.sagaName,
         traceId: t.traceId,
       });
-      await write('COMPENSATION_SUCCESS', entry.stepId, {
+      await rows.write('COMPENSATION_SUCCESS', entry.stepId, {
         payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
         attempt,
         durationMs: Date.now() - started,
@@ -260,7 +195,7 @@ async function compensateWithRetries(
     } catch (err) {
       lastError = describeError(err);
       if (nonRetryable(err) || attempt === maxTries || deps.signal?.aborted) {
-        await write('COMPENSATION_FAIL', entry.stepId, {
+        await rows.write('COMPENSATION_FAIL', entry.stepId, {
           error: lastError,
           attempt,
           durationMs: Date.now() - started,
@@ -271,6 +206,6 @@ async function compensateWithRetries(
     }
   }
   // Unreachable: the loop returns on its last try.
-  await write('COMPENSATION_FAIL', entry.stepId, { error: lastError });
+  await rows.write('COMPENSATION_FAIL', entry.stepId, { error: lastError });
   return { ok: false, tries: maxTries };
 }

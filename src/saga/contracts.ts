@@ -46,6 +46,8 @@ export interface ExecuteStepInput {
   payload: JsonObject;
   /** At most one effect per key (adapter contract). Default `<sagaId>:<stepId>`. */
   idempotencyKey: string;
+  /** The step's compensation; the rollback of an `app` step is checked before its action runs. */
+  compensation?: CompensationRef;
 }
 
 /**

@@ -13,7 +13,7 @@
  * no step (or inline compensation) touching polysaga's own objects or an object outside the
  * deployment's allowlists (src/saga/guard.ts, docs/security.md "Guarded stores").
  */
-import { BACKEND_STEP_OPTIONS } from './activity-options.js';
+import { BACKEND_STEP_OPTIONS, stepActivityOptions } from './activity-options.js';
 import type { Catalog } from './catalog.js';
 import type { RetryPolicy } from '@temporalio/common';
 import type { CompensationRef, JsonObject, StepKind } from './contracts.js';
@@ -260,10 +260,13 @@ export function validateDefinition(
  * Step timeout and retry rules. A zero start-to-close timeout is refused by Temporal when the
  * workflow schedules the step, which fails the saga's workflow task on every attempt; a zero
  * interval silently means "the default", and a maximum interval below the initial one silently
- * caps it: all three are mistakes worth naming before the saga starts.
+ * caps it: all three are mistakes worth naming before the saga starts. One interval set alone
+ * is compared with the other of the backend's defaults: Temporal refuses a retry policy whose
+ * maximum interval is below its initial one when the workflow schedules the step.
  */
 function checkTiming(
   step: SagaStepDefinition,
+  catalog: Catalog,
   limits: DefinitionLimits,
   at: (field: string, message: string) => void,
 ): void {
@@ -284,7 +287,33 @@ function checkTiming(
       intervalsOk = false;
     }
   }
-  if (!intervalsOk || retry?.initialInterval === undefined || retry.maximumInterval === undefined) return;
+  if (!intervalsOk || retry === undefined) return;
+  if (retry.initialInterval === undefined || retry.maximumInterval === undefined) {
+    const own = retry.initialInterval ?? retry.maximumInterval;
+    // An unknown backend is reported on its own.
+    if (own === undefined || catalog.backends[step.backend] === undefined) return;
+    const policy = stepActivityOptions({
+      backend: step.backend,
+      kind: step.kind ?? 'compensatable',
+      ...backendDefaults(catalog, step.backend),
+    }).retry;
+    const other: unknown =
+      retry.initialInterval === undefined ? policy?.initialInterval : policy?.maximumInterval;
+    const otherMs = typeof other === 'number' ? other : typeof other === 'string' ? durationToMs(other) : NaN;
+    if (Number.isNaN(otherMs)) return;
+    const text = typeof other === 'number' ? formatDuration(other) : String(other);
+    if (retry.initialInterval !== undefined && durationToMs(retry.initialInterval) > otherMs)
+      at(
+        'retry.initialInterval',
+        `must not be above the maximum interval of backend "${step.backend}" (${text}), got ${retry.initialInterval}; set retry.maximumInterval too`,
+      );
+    if (retry.maximumInterval !== undefined && durationToMs(retry.maximumInterval) < otherMs)
+      at(
+        'retry.maximumInterval',
+        `must not be below the initial interval of backend "${step.backend}" (${text}), got ${retry.maximumInterval}; set retry.initialInterval too`,
+      );
+    return;
+  }
   // Temporal would silently cap every wait at the maximum: the definition contradicts itself.
   if (durationToMs(retry.maximumInterval) < durationToMs(retry.initialInterval))
     at(
@@ -335,7 +364,7 @@ function checkSemantics(
       );
     }
     if (kind !== 'compensatable') firstNonCompensatable ??= i;
-    checkTiming(step, limits, at);
+    checkTiming(step, catalog, limits, at);
     const payloadBytes = jsonBytes(step.payload);
     if (payloadBytes > limits.maxStepPayloadBytes)
       at(

@@ -7,8 +7,23 @@ export {
   type Residue,
 } from './verify.js';
 export { instantiateRun, rewriteTokens, runTag, RUN_PLACEHOLDER, type InstantiatedRun } from './rewrite.js';
-export { deriveTargets, type Target, type TargetPlan, type TargetSpec } from './targets.js';
-export { readTarget, takeSnapshot, type Snapshot, type SnapshotDeps } from './snapshot.js';
+export {
+  builtinSnapshots,
+  deriveTargets,
+  snapshotsOf,
+  type BackendSnapshots,
+  type Target,
+  type TargetOptions,
+  type TargetPlan,
+  type TargetSpec,
+} from './targets.js';
+export {
+  openSnapshotReaders,
+  readTarget,
+  takeSnapshot,
+  type Snapshot,
+  type SnapshotReaders,
+} from './snapshot.js';
 export {
   missingExampleServices,
   startExampleServices,

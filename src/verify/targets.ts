@@ -16,32 +16,19 @@
  * | http service `files` | every file of `body.project_id` (GET /files/…, GET /file/…) |
  * | http service `git` | the snapshot list of the project (GET /snapshot/…) |
  *
- * A backend defined with a `snapshot` (defineBackend) names its own targets; anything else
- * (custom backends without one, other HTTP services) is listed as unchecked.
+ * Each backend's targets come from the `snapshot` of its definition (`defineBackend`; the
+ * built-ins' are in `src/backends/<name>/snapshot.ts`). A backend without one, and other HTTP
+ * services, are listed as unchecked.
  */
-import { httpTargets, type HttpTarget } from '../backends/http/snapshot.js';
-import { kvTargets, type KvKeyTarget } from '../backends/kv/snapshot.js';
-import { neo4jTargets, type Neo4jTarget, type NodeKey } from '../backends/neo4j/snapshot.js';
-import { postgresTargets, type PgRowTarget } from '../backends/postgres/snapshot.js';
-import { s3Targets, type S3ObjectTarget } from '../backends/s3/snapshot.js';
-import { vectorTargets, type VectorTarget } from '../backends/vector/snapshot.js';
-import type { BackendSnapshot } from '../backends/define.js';
+import { builtinBackends } from '../backends/index.js';
+import type { BackendSnapshot, SnapshotTarget, SnapshotTargetOptions } from '../backends/define.js';
 import type { Catalog } from '../saga/catalog.js';
-import type { Json } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 
-export type { NodeKey };
+export type { NodeKey } from '../backends/neo4j/snapshot.js';
 
-/** A target of a backend defined with a `snapshot` (defineBackend): read by its `snapshot.read`. */
-export interface DefinedTarget {
-  kind: 'defined';
-  backend: string;
-  target: Json;
-}
-
-/** What verify reads; each backend's targets are in `src/backends/<name>/snapshot.ts`. */
-export type TargetSpec =
-  PgRowTarget | Neo4jTarget | VectorTarget | S3ObjectTarget | KvKeyTarget | HttpTarget | DefinedTarget;
+/** What verify reads: a target of a backend's snapshot (`src/backends/<name>/snapshot.ts` for the built-ins). */
+export type TargetSpec = SnapshotTarget;
 
 export interface Target {
   /** Human-readable and unique: e.g. `postgres documents {"id":"doc-42-v0-ab12cd"}`. */
@@ -62,12 +49,25 @@ export interface TargetPlan {
   unchecked: string[];
 }
 
-export interface TargetOptions {
-  /** Default S3 bucket (S3_BUCKET). */
-  defaultBucket: string;
-  /** Snapshots of the other backends (defineBackend's `snapshot`), by backend name. */
-  snapshots?: Readonly<Record<string, BackendSnapshot>>;
+/** The snapshots of backends by name. */
+export type BackendSnapshots = Readonly<Record<string, BackendSnapshot>>;
+
+export interface TargetOptions extends SnapshotTargetOptions {
+  /** The snapshot of each backend (default: the built-in backends'). */
+  snapshots?: BackendSnapshots;
 }
+
+/** The snapshots of these backend definitions (those that have one), by backend name. */
+export function snapshotsOf(
+  definitions: readonly { name: string; snapshot?: BackendSnapshot | undefined }[],
+): BackendSnapshots {
+  const out: Record<string, BackendSnapshot> = {};
+  for (const d of definitions) if (d.snapshot) out[d.name] = d.snapshot;
+  return out;
+}
+
+/** The built-in backends' snapshots. */
+export const builtinSnapshots: BackendSnapshots = snapshotsOf(builtinBackends);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -83,62 +83,13 @@ const stable = (v: unknown): string =>
   );
 const hasPlaceholder = (v: unknown): boolean => stable(v).includes('{{');
 
-function specsFor(backend: string, operation: string, p: Obj, opts: TargetOptions): TargetSpec[] | string {
-  switch (backend) {
-    case 'postgres':
-      return postgresTargets(operation, p);
-    case 'neo4j':
-      return neo4jTargets(operation, p);
-    case 'vector':
-      return vectorTargets(operation, p);
-    case 's3':
-      return s3Targets(p, opts.defaultBucket);
-    case 'kv':
-      return kvTargets(p);
-    case 'http':
-      return httpTargets(p);
-    default: {
-      const snapshot = opts.snapshots?.[backend];
-      if (!snapshot) return `custom backend "${backend}" has no snapshot reader`;
-      const targets = snapshot.targets(operation, p);
-      return typeof targets === 'string'
-        ? targets
-        : targets.map((target): DefinedTarget => ({ kind: 'defined', backend, target }));
-    }
-  }
-}
-
-function describe(spec: TargetSpec): string {
-  switch (spec.kind) {
-    case 'pg-row':
-      return `postgres ${spec.table} ${stable(spec.key)}`;
-    case 'neo4j-node':
-      return `neo4j (:${spec.label} ${stable(spec.key)})`;
-    case 'neo4j-rel':
-      return `neo4j (:${spec.from.label} ${stable(spec.from.key)})-[:${spec.type}]->(:${spec.to.label} ${stable(spec.to.key)})`;
-    case 'vector-points':
-      return `vector ${spec.collection} ids ${stable(spec.ids)}`;
-    case 'vector-filter':
-      return `vector ${spec.collection} filter ${stable(spec.filter)}`;
-    case 's3-object':
-      return `s3 s3://${spec.bucket}/${spec.key}`;
-    case 'kv-key':
-      return `kv ${spec.key}`;
-    case 'http-files':
-      return `http ${spec.service} files of ${spec.projectId}`;
-    case 'http-git':
-      return `http ${spec.service} snapshots of ${spec.projectId}`;
-    case 'defined':
-      return `${spec.backend} ${stable(spec.target)}`;
-  }
-}
-
 /**
  * The targets of a normalized definition. Payloads are parsed with the catalog's zod schema
  * first so that defaults (e.g. `keyColumns: ["id"]`) apply. Inline compensations without
  * `{{…}}` placeholders are targets too (an undo can leave something behind elsewhere).
  */
 export function deriveTargets(def: NormalizedDefinition, catalog: Catalog, opts: TargetOptions): TargetPlan {
+  const snapshots = opts.snapshots ?? builtinSnapshots;
   const byId = new Map<string, Target>();
   const unchecked: string[] = [];
   const add = (
@@ -152,13 +103,16 @@ export function deriveTargets(def: NormalizedDefinition, catalog: Catalog, opts:
     const schema = catalog.backends[backend]?.operations[operation]?.payload;
     const parsed = schema ? schema.safeParse(payload) : undefined;
     const p = (parsed?.success ? parsed.data : payload) as Obj;
-    const specs = specsFor(backend, operation, isObj(p) ? p : {}, opts);
+    const snapshot = snapshots[backend];
+    const specs = snapshot
+      ? snapshot.targets(operation, isObj(p) ? p : {}, opts)
+      : `backend "${backend}" has no snapshot to check it with (defineBackend's \`snapshot\`)`;
     if (typeof specs === 'string') {
       unchecked.push(`${stepId}: ${specs}`);
       return;
     }
     for (const spec of specs) {
-      const id = describe(spec);
+      const id = snapshot?.describe ? snapshot.describe(spec) : `${backend} ${stable(spec)}`;
       const t = byId.get(id);
       if (t) {
         if (!t.stepIds.includes(stepId)) t.stepIds.push(stepId);

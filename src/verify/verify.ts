@@ -16,7 +16,6 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { HttpServiceClient } from '../backends/http/adapter.js';
 import { createDataConverter } from '../blobs/codec.js';
 import type { Backend } from '../backends/types.js';
 import type { CompensationRegistry } from '../activities/compensations.js';
@@ -25,9 +24,10 @@ import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
 import { builtinCatalogs } from '../backends/catalog.js';
-import type { BackendDefinition, BackendSnapshot } from '../backends/define.js';
 import type { LoadedPlugin } from '../plugins/load.js';
 import { withRegisteredCompensations } from '../plugins/catalog.js';
+import { builtinBackends } from '../backends/index.js';
+import type { BackendDefinition } from '../backends/define.js';
 import { catalogOf, type Catalog } from '../saga/catalog.js';
 import { FailureTypes, type Json, type SagaActivities } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
@@ -37,8 +37,8 @@ import { assertValidDefinition } from '../saga/validate.js';
 import { createSagaWorker, type SagaWorker } from '../workers/index.js';
 import { instantiateRun, rewriteTokens, runTag } from './rewrite.js';
 import { startExampleServices, type StartedServices } from './services.js';
-import { takeSnapshot, type Snapshot, type SnapshotDeps } from './snapshot.js';
-import { deriveTargets, type Target } from './targets.js';
+import { openSnapshotReaders, takeSnapshot, type Snapshot, type SnapshotReaders } from './snapshot.js';
+import { deriveTargets, snapshotsOf, type BackendSnapshots, type Target } from './targets.js';
 
 /** One thing left behind: a target whose state after the compensation differs from before the run. */
 export interface Residue {
@@ -114,13 +114,13 @@ export interface VerifyOptions {
    * (to prove that the checker detects residue).
    */
   breakCompensations?: string[];
-  /** Extra catalog / backends / compensations, passed to the worker (custom backends are unchecked). */
+  /** Extra catalog / backends / compensations, passed to the worker (backends given only here are unchecked). */
   catalog?: Catalog;
   backends?: Backend[];
   registerCompensations?: (registry: CompensationRegistry) => void;
   /**
-   * Backends of your own (`defineBackend`): connected by the worker, their catalogs added; their
-   * stores are compared through their `snapshot` (without one: unchecked).
+   * Backends of your own (`defineBackend`): connected by the worker, their catalogs added; a
+   * backend with a `snapshot` is checked for residue like the built-ins, one without is unchecked.
    */
   backendDefinitions?: readonly BackendDefinition[];
   /** Plugins (`loadPlugins`): their backends are added as `backendDefinitions` are. */
@@ -260,9 +260,10 @@ interface PositionContext {
   original: NormalizedDefinition;
   catalog: Catalog;
   config: Config;
-  deps: SnapshotDeps;
-  /** Snapshots of the defined backends, by name. */
-  snapshots: Readonly<Record<string, BackendSnapshot>>;
+  /** The snapshot of each backend that has one. */
+  snapshots: BackendSnapshots;
+  /** Their readers, open for the whole verify run. */
+  readers: SnapshotReaders;
   plans: Map<string, RunPlan>;
   temporal: Client;
   sagas: SagaClient;
@@ -275,8 +276,8 @@ interface PositionContext {
  * committed saga), snapshots its targets before and after, and reports the residue.
  */
 async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> {
-  const { definition, tokens, original, catalog, config, deps, plans, temporal, sagas, runTimeoutMs, log } =
-    ctx;
+  const { definition, tokens, original, catalog, config, snapshots, readers, plans, temporal, sagas } = ctx;
+  const { runTimeoutMs, log } = ctx;
   const n = original.steps.length;
   const started = Date.now();
   const failStep = k < n ? original.steps[k]!.id : null;
@@ -305,11 +306,11 @@ async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> 
   let before: Snapshot | undefined;
   try {
     const def: NormalizedDefinition = assertValidDefinition(run.definition, catalog);
-    const plan = deriveTargets(def, catalog, { defaultBucket: config.s3.bucket, snapshots: ctx.snapshots });
+    const plan = deriveTargets(def, catalog, { defaultBucket: config.s3.bucket, snapshots });
     // Effects of steps that are never compensated (pivot, retriable) are not compared.
     targets = plan.targets.filter((t) => t.compensatable);
     row.targets = targets.length;
-    const initial = await takeSnapshot(deps, targets);
+    const initial = await takeSnapshot(readers, targets);
     before = initial;
     plans.set(run.sagaId, { failStep, position: k });
     const deadline = Date.now() + runTimeoutMs;
@@ -317,7 +318,7 @@ async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> 
     let status = await waitSettled(temporal, sagas, run.sagaId, deadline);
     const states = [status.state];
     if (k === n && status.state === 'COMMITTED') {
-      const atCommit = await takeSnapshot(deps, targets);
+      const atCommit = await takeSnapshot(readers, targets);
       row.unobserved = targets
         .filter((t) => t.forward && initial.get(t.id) === atCommit.get(t.id))
         .map((t) => t.id);
@@ -338,7 +339,7 @@ async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> 
         .resolveSaga(run.sagaId, 'polysaga verify: residue recorded, closing', 'polysaga verify')
         .catch(() => undefined);
     }
-    const after = await takeSnapshot(deps, targets);
+    const after = await takeSnapshot(readers, targets);
     row.residue = diff(targets, initial, after);
   } catch (err) {
     row.error = (err as Error).message.split('\n')[0] ?? String(err);
@@ -351,7 +352,7 @@ async function runPosition(k: number, ctx: PositionContext): Promise<VerifyRow> 
     // Whatever the interrupted run left behind is residue too.
     if (before !== undefined) {
       const snap = before;
-      await takeSnapshot(deps, targets)
+      await takeSnapshot(readers, targets)
         .then((after) => (row.residue = diff(targets, snap, after)))
         .catch(() => undefined);
     }
@@ -376,12 +377,10 @@ export async function verifyDefinition(
     ...(options.backendDefinitions ?? []),
     ...(options.plugins ?? []).flatMap((p) => p.backends),
   ];
+  // The built-in catalog, the defined backends' catalogs and the registered compensations.
   const catalog =
     options.catalog ??
     withRegisteredCompensations(catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]));
-  const snapshots = Object.fromEntries(
-    definitions.flatMap((d) => (d.snapshot ? [[d.name, d.snapshot] as const] : [])),
-  );
   const baseConfig = options.config ?? loadConfig();
   const tokens = rewriteTokens(definition, options.rewrite ?? []);
   // Validate the definition itself and one instantiation (the rewrite must keep it valid).
@@ -412,6 +411,7 @@ export async function verifyDefinition(
   let connection: Connection | undefined;
   const rows: VerifyRow[] = [];
   let unchecked: string[] | undefined;
+  let readers: SnapshotReaders | undefined;
   try {
     services = await startExampleServices(probe, baseConfig);
     const config = services.config;
@@ -445,16 +445,14 @@ export async function verifyDefinition(
       origin: 'verify',
       ...(tuning ? { tuning } : {}),
     });
-    const deps: SnapshotDeps = {
-      pool: worker.resources.pool,
-      neo4j: worker.resources.neo4j,
-      s3: worker.resources.s3,
-      redis: worker.resources.redis,
-      vector: worker.resources.vector,
-      http: new HttpServiceClient(config.http),
-      defined: { snapshots, ctx: { adapters: worker.resources.adapters, config } },
-    };
-    unchecked = deriveTargets(probe, catalog, { defaultBucket: config.s3.bucket, snapshots }).unchecked;
+    // Each backend's snapshot comes from its definition: the built-ins', those of backendDefinitions and of plugins.
+    const snapshots = snapshotsOf([...builtinBackends, ...definitions]);
+    const probePlan = deriveTargets(probe, catalog, { defaultBucket: config.s3.bucket, snapshots });
+    unchecked = probePlan.unchecked;
+    readers = await openSnapshotReaders(snapshots, probePlan.targets, {
+      adapters: worker.resources.adapters,
+      config,
+    });
 
     const ctx: PositionContext = {
       definition,
@@ -462,8 +460,8 @@ export async function verifyDefinition(
       original,
       catalog,
       config,
-      deps,
       snapshots,
+      readers,
       plans,
       temporal,
       sagas,
@@ -472,6 +470,7 @@ export async function verifyDefinition(
     };
     for (const k of positions) rows.push(await runPosition(k, ctx));
   } finally {
+    await readers?.close();
     await connection?.close().catch(() => undefined);
     if (worker) await worker.shutdown().catch(() => undefined);
     await running?.catch(() => undefined);

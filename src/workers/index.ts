@@ -38,6 +38,7 @@ import { temporalConnectionOptions, temporalUnreachable } from '../client/connec
 import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
 import { builtinCatalogs } from '../backends/catalog.js';
 import { connectBackend, type BackendDefinition } from '../backends/define.js';
+import { defineActions, type ActionMap, type ActionsDefinition } from '../backends/app/index.js';
 import { catalogOf, type Catalog } from '../saga/catalog.js';
 import type { LoadedPlugin } from '../plugins/load.js';
 import { withRegisteredCompensations } from '../plugins/catalog.js';
@@ -152,6 +153,11 @@ export interface BackendResourcesOptions {
   /** Backends of your own (`defineBackend`), connected after the built-in ones and closed with them. */
   backendDefinitions?: readonly BackendDefinition[];
   /**
+   * The application's own actions and rollbacks (`defineActions({ ... })`, or the plain map), run
+   * by typed saga steps `saga.step({ id, action, rollback, input })` as the backend `app`.
+   */
+  actions?: ActionsDefinition | ActionMap;
+  /**
    * Plugins (`loadPlugins`, src/plugins): their backends are connected after `backendDefinitions`.
    * Compensations registered with `registerCompensation` (plugins' among them) are always added.
    */
@@ -175,6 +181,7 @@ export async function createBackendResources(
   const definitions = [
     ...(options.backendDefinitions ?? []),
     ...(options.plugins ?? []).flatMap((p) => p.backends),
+    ...(options.actions ? [actionsDefinition(options.actions)] : []),
   ];
   let catalog: Catalog;
   const connected: Awaited<ReturnType<typeof connectBackend>>[] = [];
@@ -215,6 +222,14 @@ export async function createBackendResources(
     catalog,
     close: closeAll,
   };
+}
+
+/** The `app` backend of the `actions` option (a map is defined on the spot). */
+function actionsDefinition(actions: ActionsDefinition | ActionMap): BackendDefinition {
+  // A definition has a string name; every value of a plain map is a function.
+  return typeof actions.name === 'string'
+    ? (actions as ActionsDefinition)
+    : defineActions(actions as ActionMap);
 }
 
 /** The store of before-images: `blobs`, encrypted with the configured codec keys (if any). */

@@ -9,72 +9,46 @@
  *   non-cancellable scope; a compensation that still fails after its retries leaves the saga
  *   FAILED, waiting for an operator (`retryCompensationUpdate`, `resolveUpdate`).
  *
+ * The status bookkeeping is in `engine-status.ts`, the operator handlers in `engine-operator.ts`
+ * and the audit rows in `engine-audit.ts`; this module keeps the steps, the unwind and the run.
+ *
  * Deterministic: only @temporalio/workflow and pure src/saga code.
  */
 import {
-  type ActivityOptions,
   ActivityCancellationType,
   CancellationScope,
   allHandlersFinished,
   isCancellation,
   condition,
   getExternalWorkflowHandle,
-  log,
   patched,
   proxyActivities,
-  proxyLocalActivities,
-  setCurrentDetails,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import {
-  AUDIT_UNAVAILABLE_BACKOFF,
   compensationActivityOptions,
-  localOptions,
-  RECORD_EVENT_OPTIONS,
-  RECORD_EVENTS_LOCAL_OPTIONS,
   stepActivityOptions,
   type ActivityTuning,
 } from '../saga/activity-options.js';
 import type {
   CompensationEntry,
   CompensateStepResult,
-  EventStatus,
   JsonObject,
   SagaActivities,
-  SagaEventInput,
-  SagaState,
   StepKind,
-  TransitionAudit,
 } from '../saga/contracts.js';
 import { defaultIdempotencyKey, FailureTypes } from '../saga/contracts.js';
 import type { NormalizedDefinition, NormalizedStep } from '../saga/definition.js';
 import { describeError } from '../saga/errors.js';
 import { lockWorkflowId } from '../saga/identity.js';
-import { IdentityKeyKey, SagaNameKey, SagaStateKey, TraceIdKey } from '../saga/search-attributes.js';
 import { sagaRolledBackFailure } from '../saga/outcome.js';
 import { entryForStep, push, stepSuccessPayload, unwindPlan } from '../saga/stack.js';
-import { canTransition, releasesIdentityLock } from '../saga/states.js';
-import { abortRefusal, failedPhase, operatorRefusal } from '../saga/operator.js';
-import type { ResolveInput, SagaResult, SagaStatus, SagaWorkflowInput } from '../saga/status.js';
-import {
-  abortSignal,
-  abortUpdate,
-  releaseLockSignal,
-  resolveUpdate,
-  retryCompensationUpdate,
-  statusQuery,
-} from './definitions.js';
-import {
-  AbortedError,
-  auditRecorded,
-  auditUnavailable,
-  refused,
-  ResolvedError,
-  StepFailedError,
-} from './engine-failures.js';
+import { releasesIdentityLock } from '../saga/states.js';
+import type { SagaResult, SagaStatus, SagaWorkflowInput } from '../saga/status.js';
+import { releaseLockSignal } from './definitions.js';
+import { EngineAudit } from './engine-audit.js';
+import { AbortedError, ResolvedError, StepFailedError } from './engine-failures.js';
+import { EngineOperator } from './engine-operator.js';
+import { EngineStatus } from './engine-status.js';
 import {
   ABORT_CANCELS_STEP_PATCH,
   ONE_ACTIVITY_PER_STEP_PATCH,
@@ -84,7 +58,6 @@ import {
   compensationName,
   nowIso,
   pendingPayload,
-  stepStatusFromPlan,
   stepSummary,
   type StepSpec,
   type TransitionSeqs,
@@ -106,138 +79,66 @@ export class SagaEngine {
   private readonly tuning: ActivityTuning;
   private readonly undo: SagaWorkflowInput['undo'];
   private readonly origin: string | undefined;
+  /** The status bookkeeping: status row, state, search attributes, details, log. */
+  private readonly book: EngineStatus;
+  /** The live status row (the same object as `book.status`). */
   private readonly status: SagaStatus;
+  /** The audit rows: seqs, queued saga rows, transition activities. */
+  private readonly audit: EngineAudit;
+  /** The operator requests (abort, retry, resolve) and their handlers. */
+  private readonly operator: EngineOperator;
   private stack: CompensationEntry[] = [];
-  private seq = 0;
   private pivotPassed = false;
-  private abortReason: string | null = null;
   private abortRecorded = false;
-  private retryRequested = false;
-  private resolveRequested: ResolveInput | null = null;
-  private operatorRounds = 0;
   /** The step whose activity runs now, in a scope an abort can cancel (null between steps). */
   private runningStep: { scope: CancellationScope; kind: StepKind } | null = null;
   /** Set when an abort cancelled the running step's activity. */
   private stepCancelledByAbort = false;
   /** Whether an abort cancels the running step ({@link ABORT_CANCELS_STEP_PATCH}). */
   private readonly abortCancelsStep: boolean;
-  private readonly acts: SagaActivities;
   /** One activity per step (false: a saga started before that shape, replaying). */
   private readonly lean: boolean;
   /** Steps and compensations as local activities (`execution: "fast"`). */
   private readonly fast: boolean;
-  /** Saga-level audit rows not written yet: the next activity (or a local one) writes them. */
-  private queued: SagaEventInput[] = [];
-  private readonly local = proxyLocalActivities<SagaActivities>(RECORD_EVENTS_LOCAL_OPTIONS);
 
   constructor(input: SagaWorkflowInput) {
     this.def = input.definition;
     this.tuning = input.tuning ?? {};
     this.undo = input.undo;
     this.origin = input.origin;
-    this.acts = proxyActivities<SagaActivities>(RECORD_EVENT_OPTIONS);
     this.lean = patched(ONE_ACTIVITY_PER_STEP_PATCH);
     this.fast = this.lean && this.def.execution === 'fast';
     this.abortCancelsStep = this.lean && patched(ABORT_CANCELS_STEP_PATCH);
-    const steps = input.undo?.steps ?? this.def.steps.map(stepStatusFromPlan);
-    this.status = {
-      sagaId: this.def.sagaId,
-      name: this.def.name,
-      state: input.undo ? 'COMMITTED' : 'PENDING',
-      totalSteps: steps.length,
-      completedSteps: input.undo ? steps.filter((s) => s.state === 'SUCCEEDED').length : 0,
-      failedAt: null,
-      error: null,
-      steps,
-      compensationStack: [],
-      compensationMode: this.def.compensation.mode,
-      traceId: this.def.traceId,
-      identityKey: this.def.identityKey,
-      abortRequested: false,
-      failures: [],
-      resolution: null,
-    };
-    if (input.undo) {
-      this.stack = [...input.undo.stack];
-      this.seq = input.undo.lastSeq;
-    }
-    this.registerHandlers();
+    this.book = new EngineStatus(this.def, input.undo, () => this.stack);
+    this.status = this.book.status;
+    if (input.undo) this.stack = [...input.undo.stack];
+    this.audit = new EngineAudit({
+      def: this.def,
+      tuning: this.tuning,
+      lean: this.lean,
+      fast: this.fast,
+      lastSeq: input.undo?.lastSeq ?? 0,
+      book: this.book,
+      describeFailure: (err) => this.describeFailure(err),
+    });
+    this.operator = new EngineOperator({
+      book: this.book,
+      audit: this.audit,
+      pivotPassed: () => this.pivotPassed,
+      cancelRunningStep: () => this.cancelRunningStep(),
+      pendingSteps: () => this.stack.map((e) => e.stepId),
+    });
+    this.operator.register();
   }
 
   /** A snapshot of the status (what `statusQuery` returns). */
   snapshot(): SagaStatus {
-    return {
-      ...this.status,
-      steps: this.status.steps.map((s) => ({ ...s })),
-      compensationStack: [...this.stack],
-    };
+    return this.book.snapshot();
   }
 
-  private registerHandlers(): void {
-    setHandler(statusQuery, () => this.snapshot());
-    setHandler(abortSignal, (arg) => this.requestAbort(arg?.reason ?? 'abort requested'));
-    setHandler(
-      abortUpdate,
-      (arg) => {
-        this.requestAbort(arg?.reason ?? 'abort requested');
-        return this.snapshot();
-      },
-      {
-        validator: (_arg: { reason?: string }) => {
-          const why = abortRefusal(this.def.sagaId, this.status.state, {
-            running: true,
-            failedPhase: failedPhase(this.status.failures),
-          });
-          if (why !== null) throw refused(this.status.state, why);
-        },
-      },
-    );
-    setHandler(
-      retryCompensationUpdate,
-      async () => {
-        const target = this.operatorRounds + 1;
-        this.retryRequested = true;
-        await condition(() => this.operatorRounds >= target);
-        return this.snapshot();
-      },
-      {
-        validator: () => {
-          const why = operatorRefusal(this.def.sagaId, 'retry', this.status.state, { running: true });
-          if (why !== null) throw refused(this.status.state, why);
-        },
-      },
-    );
-    setHandler(
-      resolveUpdate,
-      async (input) => {
-        this.resolveRequested = input;
-        await condition(() => this.status.state === 'RESOLVED');
-        return this.snapshot();
-      },
-      {
-        validator: (input: ResolveInput) => {
-          const why = operatorRefusal(this.def.sagaId, 'resolve', this.status.state, { running: true });
-          if (why !== null) throw refused(this.status.state, why);
-          const reason: unknown = (input as Partial<ResolveInput> | undefined)?.reason;
-          if (typeof reason !== 'string' || reason.trim() === '') throw new Error('resolve needs a reason');
-        },
-      },
-    );
-  }
-
-  private requestAbort(reason: string): void {
-    if (this.abortReason !== null) return;
-    if (this.status.state !== 'PENDING' && this.status.state !== 'EXECUTING') {
-      this.log('warn', `abort ignored in state ${this.status.state}`);
-      return;
-    }
-    this.abortReason = reason;
-    this.status.abortRequested = true;
-    this.log(
-      'warn',
-      `abort requested: ${reason}${this.pivotPassed ? ' (after the pivot: completing forward)' : ''}`,
-    );
-    this.cancelRunningStep();
+  /** The reason of the abort requested (null: none). */
+  private get abortReason(): string | null {
+    return this.operator.abortReason;
   }
 
   /**
@@ -267,164 +168,6 @@ export class SagaEngine {
     }
   }
 
-  private log(
-    level: 'debug' | 'info' | 'warn' | 'error',
-    message: string,
-    attrs: Record<string, unknown> = {},
-  ): void {
-    log[level](`[${this.def.sagaId}] ${message}`, {
-      sagaId: this.def.sagaId,
-      traceId: this.def.traceId,
-      sagaName: this.def.name,
-      ...attrs,
-    });
-  }
-
-  private setState(to: SagaState): void {
-    const from = this.status.state;
-    if (from === to) return;
-    if (!canTransition(from, to)) this.log('error', `unexpected transition ${from} → ${to}`);
-    this.status.state = to;
-    upsertSearchAttributes([{ key: SagaStateKey, value: to }]);
-    this.refreshDetails();
-  }
-
-  /**
-   * The workflow's current details in the Web UI (`setCurrentDetails`, served by the workflow
-   * metadata query: not in the history, so replay-safe): the state and, for a FAILED saga, the
-   * failed compensations (or step) with their causes and the commands that fit.
-   */
-  private refreshDetails(): void {
-    const s = this.status;
-    const lines = [`**${s.state}**: saga \`${s.name}\`, ${s.completedSteps}/${s.totalSteps} steps done`];
-    if (s.state === 'FAILED') {
-      const failedComps = s.steps.filter((st) => st.state === 'COMPENSATION_FAILED');
-      if (failedComps.length > 0) {
-        lines.push('', 'Failed compensations (the saga waits for an operator):');
-        for (const st of failedComps) {
-          const entry = this.stack.find((e) => e.stepId === st.id);
-          const comp = entry ? compensationName(entry) : 'compensation';
-          lines.push(
-            `- step \`${st.id}\` (${st.backend}.${st.operation}), compensation \`${comp}\`: ${st.compensationError ?? 'failed'}`,
-          );
-        }
-        if (s.error) lines.push('', `Saga error: ${s.error}`);
-      } else {
-        lines.push('', `Step \`${s.failedAt ?? '?'}\` failed after the pivot: ${s.error ?? 'failed'}`);
-      }
-      lines.push(
-        '',
-        `Next: \`polysaga retry ${s.sagaId}\` runs it again; \`polysaga resolve ${s.sagaId} --reason "…"\` closes it after a fix by hand.`,
-      );
-    } else if (s.error) {
-      lines.push('', `Error: ${s.error}`);
-    }
-    setCurrentDetails(lines.join('\n'));
-  }
-
-  /** An audit row with the next seq. */
-  private newEvent(
-    status: EventStatus,
-    stepId: string | null,
-    extra: { payload?: JsonObject; error?: string | null; attempt?: number; durationMs?: number } = {},
-    seq = ++this.seq,
-  ): SagaEventInput {
-    return {
-      sagaId: this.def.sagaId,
-      runId: workflowInfo().runId,
-      seq,
-      stepId,
-      status,
-      sagaName: this.def.name,
-      traceId: this.def.traceId,
-      ...extra,
-    };
-  }
-
-  /**
-   * Records a transition: queued for the next activity (one-activity-per-step shape), or its
-   * own `recordEvent` activity (sagas started before that shape).
-   */
-  private async event(
-    status: EventStatus,
-    stepId: string | null,
-    extra: { payload?: JsonObject; error?: string | null; attempt?: number; durationMs?: number } = {},
-  ): Promise<void> {
-    const e = this.newEvent(status, stepId, extra);
-    if (this.lean) this.queued.push(e);
-    else await this.acts.recordEvent(e);
-  }
-
-  /** Takes the queued saga-level rows (they ride with the activity about to run). */
-  private takeQueued(): SagaEventInput[] {
-    const q = this.queued;
-    this.queued = [];
-    return q;
-  }
-
-  /** Writes the queued rows through a local activity: before a wait or at the end. */
-  private async flush(): Promise<void> {
-    if (this.queued.length > 0) await this.local.recordEvents(this.takeQueued());
-  }
-
-  /**
-   * Runs a step or compensation activity that writes its own rows. When the audit table is
-   * unavailable it waits and runs the same activity again (same seqs and idempotency key); when
-   * the activity failed without writing its outcome (a timeout, a crashed worker) the rows are
-   * written here, through a local activity.
-   */
-  private async withAudit<T>(
-    audit: TransitionAudit,
-    failStatus: 'STEP_FAIL' | 'COMPENSATION_FAIL',
-    call: () => Promise<T>,
-  ): Promise<T> {
-    let delay = this.tuning.retryInterval ? 10 : AUDIT_UNAVAILABLE_BACKOFF.initialMs;
-    for (;;) {
-      try {
-        return await call();
-      } catch (err) {
-        if (auditUnavailable(err)) {
-          this.log('warn', `audit table unavailable, running the activity again: ${describeError(err)}`);
-          await sleep(delay);
-          delay = Math.min(delay * 2, AUDIT_UNAVAILABLE_BACKOFF.maximumMs);
-          continue;
-        }
-        if (!auditRecorded(err)) {
-          const { payload: _payload, ...base } = audit.start;
-          await this.local.recordEvents([
-            ...audit.before,
-            audit.start,
-            { ...base, seq: audit.outcomeSeq, status: failStatus, error: this.describeFailure(err) },
-          ]);
-        }
-        throw err;
-      }
-    }
-  }
-
-  /**
-   * One transition's audit rows (the queued saga rows, `start`, the outcome's seq) and the
-   * activities that run it with `options`: local activities in fast mode.
-   */
-  private transition(
-    start: SagaEventInput,
-    outcomeSeq: number,
-    options: ActivityOptions,
-  ): { audit: TransitionAudit; acts: SagaActivities } {
-    const audit: TransitionAudit = {
-      before: this.takeQueued(),
-      start,
-      outcomeSeq,
-      ...(options.retry?.maximumAttempts !== undefined
-        ? { maximumAttempts: options.retry.maximumAttempts }
-        : {}),
-    };
-    const acts = this.fast
-      ? proxyLocalActivities<SagaActivities>(localOptions(options))
-      : proxyActivities<SagaActivities>(options);
-    return { audit, acts };
-  }
-
   /** The error text of a failed step or compensation (a step cancelled by an abort says so). */
   private describeFailure(err: unknown): string {
     if (this.stepCancelledByAbort && isCancellation(err))
@@ -434,11 +177,11 @@ export class SagaEngine {
 
   /** The step's activity: write-ahead row, effect, outcome row (one-activity-per-step shape). */
   private async runStepActivity(step: NormalizedStep, round: number): Promise<JsonObject> {
-    const { audit, acts } = this.transition(
-      this.newEvent('STEP_PENDING', step.id, {
+    const { audit, acts } = this.audit.transition(
+      this.audit.newEvent('STEP_PENDING', step.id, {
         payload: { ...pendingPayload(step), ...(round > 1 ? { round } : {}) },
       }),
-      ++this.seq,
+      this.audit.nextSeq(),
       // An abort may cancel the step (cancelRunningStep): wait for Temporal to confirm it, so that
       // an attempt that is running is never left behind.
       {
@@ -455,7 +198,7 @@ export class SagaEngine {
       step,
       audit,
     };
-    const { result } = await this.withAudit(audit, 'STEP_FAIL', () =>
+    const { result } = await this.audit.withAudit(audit, 'STEP_FAIL', () =>
       this.cancellable(step.kind, () => acts.runStep(input)),
     );
     return result;
@@ -465,7 +208,7 @@ export class SagaEngine {
   private async recordAbortIfNew(): Promise<void> {
     if (this.abortReason === null || this.abortRecorded) return;
     this.abortRecorded = true;
-    await this.event('SAGA_ABORTED', null, {
+    await this.audit.event('SAGA_ABORTED', null, {
       payload: {
         reason: this.abortReason,
         effect: this.pivotPassed ? 'completing forward (after the pivot)' : 'compensating (before the pivot)',
@@ -499,15 +242,10 @@ export class SagaEngine {
       await this.recordAbortIfNew();
       if (!this.pivotPassed) throw new AbortedError(this.abortReason);
     }
-    let st = this.status.steps.find((s) => s.id === step.id);
-    if (!st) {
-      st = stepStatusFromPlan(step);
-      this.status.steps.push(st);
-      this.status.totalSteps = this.status.steps.length;
-    }
+    const st = this.book.stepRow(step);
     let retried = false;
     for (;;) {
-      if (this.status.state === 'FAILED') this.setState('EXECUTING');
+      if (this.status.state === 'FAILED') this.book.setState('EXECUTING');
       st.state = 'EXECUTING';
       st.attempts += 1;
       st.startedAt = nowIso();
@@ -515,7 +253,10 @@ export class SagaEngine {
       st.error = null;
       const started = Date.parse(st.startedAt);
       if (!this.lean)
-        await this.event('STEP_PENDING', step.id, { payload: pendingPayload(step), attempt: st.attempts });
+        await this.audit.event('STEP_PENDING', step.id, {
+          payload: pendingPayload(step),
+          attempt: st.attempts,
+        });
       // Per-step progress lines come from the step activity (a log line from workflow code costs
       // a sink call per line, measured at ~2.5 ms of worker CPU); the workflow logs failures.
       try {
@@ -544,12 +285,12 @@ export class SagaEngine {
         // from SQL alone when the workflow is gone (docs/audit.md). The step activity wrote it
         // itself in the one-activity-per-step shape.
         if (!this.lean)
-          await this.event('STEP_SUCCESS', step.id, {
+          await this.audit.event('STEP_SUCCESS', step.id, {
             payload: stepSuccessPayload(entry ?? null, { result }),
             attempt: st.attempts,
             durationMs: Date.parse(st.finishedAt) - started,
           });
-        if (retried) this.operatorRounds += 1;
+        if (retried) this.operator.rounds += 1;
         return result;
       } catch (err) {
         const message = this.describeFailure(err);
@@ -559,64 +300,34 @@ export class SagaEngine {
         if (this.stepCancelledByAbort) {
           // The abort cancelled this step (between attempts, or its running attempt failed and was
           // not retried): nothing of it to undo; unwind the rest as an abort.
-          this.log('warn', `step ${step.id} cancelled by abort: ${message}`, { stepId: step.id });
+          this.book.log('warn', `step ${step.id} cancelled by abort: ${message}`, { stepId: step.id });
           await this.recordAbortIfNew();
           throw new AbortedError(this.abortReason ?? 'abort requested');
         }
         this.status.failures.push({ stepId: step.id, phase: 'step', error: message });
         if (!this.lean)
-          await this.event('STEP_FAIL', step.id, {
+          await this.audit.event('STEP_FAIL', step.id, {
             error: message,
             attempt: st.attempts,
             durationMs: Date.parse(st.finishedAt) - started,
           });
-        this.log('error', `✗ step ${step.id} failed: ${message}`, { stepId: step.id });
+        this.book.log('error', `✗ step ${step.id} failed: ${message}`, { stepId: step.id });
         if (!this.pivotPassed) throw new StepFailedError(step.id, message);
         // After the pivot nothing can be undone: the saga needs a person.
         this.status.failedAt = step.id;
         this.status.error = message;
-        await this.event('SAGA_FAILED', null, {
+        await this.audit.event('SAGA_FAILED', null, {
           error: message,
           payload: { phase: 'forward', stepId: step.id },
         });
-        this.setState('FAILED');
-        if (retried) this.operatorRounds += 1;
-        const decision = await this.awaitOperator();
+        this.book.setState('FAILED');
+        if (retried) this.operator.rounds += 1;
+        const decision = await this.operator.awaitOperator();
         if (decision === 'resolve') throw new ResolvedError('resolved by operator');
         // retry: SAGA_RETRIED was recorded; loop runs the step again.
         retried = true;
       }
     }
-  }
-
-  /** Waits in FAILED for an operator; records SAGA_RETRIED or SAGA_RESOLVED. */
-  private async awaitOperator(): Promise<'retry' | 'resolve'> {
-    this.log('error', `saga FAILED, waiting for an operator (retryCompensation or resolve)`);
-    await this.flush();
-    await condition(() => this.retryRequested || this.resolveRequested !== null);
-    if (this.resolveRequested !== null) {
-      const r = this.resolveRequested;
-      this.status.resolution = { reason: r.reason, by: r.by ?? null };
-      await this.event('SAGA_RESOLVED', null, { payload: { reason: r.reason, by: r.by ?? null } });
-      this.setState('RESOLVED');
-      this.retryRequested = false;
-      this.operatorRounds += 1;
-      this.log('info', `saga resolved by operator: ${r.reason}`);
-      return 'resolve';
-    }
-    this.retryRequested = false;
-    await this.event('SAGA_RETRIED', null, { payload: { pending: this.stack.map((e) => e.stepId) } });
-    this.log('info', 'operator retry');
-    return 'retry';
-  }
-
-  /**
-   * The seqs of a batch of compensations that run together: every start row before the first
-   * outcome row, as they happen.
-   */
-  private allocateSeqs(n: number): TransitionSeqs[] {
-    const starts = Array.from({ length: n }, () => ++this.seq);
-    return starts.map((start) => ({ start, outcome: ++this.seq }));
   }
 
   /** Runs one compensation; never throws. Returns whether it succeeded. */
@@ -625,7 +336,7 @@ export class SagaEngine {
     if (st) st.state = 'COMPENSATING';
     const name = compensationName(entry);
     if (!this.lean)
-      await this.event('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: name } });
+      await this.audit.event('COMPENSATION_STARTED', entry.stepId, { payload: { compensation: name } });
     try {
       const input = {
         ...entry,
@@ -634,7 +345,7 @@ export class SagaEngine {
         traceId: this.def.traceId,
       };
       const out = this.lean
-        ? await this.runCompensationActivity(input, name, seqs ?? this.allocateSeqs(1)[0]!)
+        ? await this.runCompensationActivity(input, name, seqs ?? this.audit.allocateSeqs(1)[0]!)
         : await proxyActivities<SagaActivities>(compensationActivityOptions(this.tuning)).compensateStep(
             input,
           );
@@ -644,7 +355,7 @@ export class SagaEngine {
         st.compensationError = null;
       }
       if (!this.lean)
-        await this.event('COMPENSATION_SUCCESS', entry.stepId, {
+        await this.audit.event('COMPENSATION_SUCCESS', entry.stepId, {
           payload: { outcome: out.outcome, ...(out.detail ? { detail: out.detail } : {}) },
         });
       return true;
@@ -655,8 +366,10 @@ export class SagaEngine {
         st.compensationError = message;
       }
       this.status.failures.push({ stepId: entry.stepId, phase: 'compensation', error: message });
-      if (!this.lean) await this.event('COMPENSATION_FAIL', entry.stepId, { error: message });
-      this.log('error', `✗ rollback of step ${entry.stepId} failed: ${message}`, { stepId: entry.stepId });
+      if (!this.lean) await this.audit.event('COMPENSATION_FAIL', entry.stepId, { error: message });
+      this.book.log('error', `✗ rollback of step ${entry.stepId} failed: ${message}`, {
+        stepId: entry.stepId,
+      });
       return false;
     }
   }
@@ -667,20 +380,25 @@ export class SagaEngine {
     name: string,
     seqs: TransitionSeqs,
   ): Promise<CompensateStepResult> {
-    const { audit, acts } = this.transition(
-      this.newEvent('COMPENSATION_STARTED', input.stepId, { payload: { compensation: name } }, seqs.start),
+    const { audit, acts } = this.audit.transition(
+      this.audit.newEvent(
+        'COMPENSATION_STARTED',
+        input.stepId,
+        { payload: { compensation: name } },
+        seqs.start,
+      ),
       seqs.outcome,
       { ...compensationActivityOptions(this.tuning), summary: `undo ${input.stepId}: ${name}` },
     );
-    return this.withAudit(audit, 'COMPENSATION_FAIL', () => acts.runCompensation({ ...input, audit }));
+    return this.audit.withAudit(audit, 'COMPENSATION_FAIL', () => acts.runCompensation({ ...input, audit }));
   }
 
   /** Unwinds the whole stack (a failing compensation does not stop the others). */
   private async unwind(): Promise<boolean> {
-    this.setState('COMPENSATING');
+    this.book.setState('COMPENSATING');
     let ok = true;
     for (const batch of unwindPlan(this.stack, this.def.compensation.mode)) {
-      const seqs = this.lean ? this.allocateSeqs(batch.length) : [];
+      const seqs = this.lean ? this.audit.allocateSeqs(batch.length) : [];
       const results = await Promise.all(batch.map((e, i) => this.compensateOne(e, seqs[i])));
       if (results.includes(false)) ok = false;
     }
@@ -695,21 +413,21 @@ export class SagaEngine {
     let ok = await this.unwind();
     for (;;) {
       if (ok) {
-        await this.event('SAGA_ROLLED_BACK', null, { payload: { failedAt: this.status.failedAt } });
-        this.setState('ROLLED_BACK');
-        this.operatorRounds += 1;
-        this.log('warn', 'saga rolled back');
+        await this.audit.event('SAGA_ROLLED_BACK', null, { payload: { failedAt: this.status.failedAt } });
+        this.book.setState('ROLLED_BACK');
+        this.operator.rounds += 1;
+        this.book.log('warn', 'saga rolled back');
         return;
       }
       const failed = this.stack.map((e) => e.stepId);
       this.status.error = `compensation failed for: ${failed.join(', ')}${cause ? ` (after: ${cause})` : ''}`;
-      await this.event('SAGA_FAILED', null, {
+      await this.audit.event('SAGA_FAILED', null, {
         error: this.status.error,
         payload: { phase: 'compensation', pending: failed },
       });
-      this.setState('FAILED');
-      this.operatorRounds += 1;
-      const decision = await this.awaitOperator();
+      this.book.setState('FAILED');
+      this.operator.rounds += 1;
+      const decision = await this.operator.awaitOperator();
       if (decision === 'resolve') return;
       ok = await this.unwind();
     }
@@ -722,27 +440,22 @@ export class SagaEngine {
    */
   async run(body: (saga: SagaEngine) => Promise<void>): Promise<SagaResult> {
     // Cancellation = abort: the rest runs non-cancellable so that compensations always finish.
-    CancellationScope.current().cancelRequested.catch(() => this.requestAbort('workflow cancelled'));
+    CancellationScope.current().cancelRequested.catch(() => this.operator.requestAbort('workflow cancelled'));
     await CancellationScope.nonCancellable(async () => {
       // One upsert for the start: a new saga is EXECUTING from its first workflow task.
       if (this.lean && !this.undo) this.status.state = 'EXECUTING';
-      upsertSearchAttributes([
-        { key: SagaNameKey, value: this.def.name },
-        { key: TraceIdKey, value: this.def.traceId },
-        ...(this.def.identityKey !== null ? [{ key: IdentityKeyKey, value: this.def.identityKey }] : []),
-        { key: SagaStateKey, value: this.status.state },
-      ]);
+      this.book.publishStart();
       if (this.undo) {
-        this.log('warn', `undoing committed saga (run ${this.undo.previousRunId})`);
+        this.book.log('warn', `undoing committed saga (run ${this.undo.previousRunId})`);
         await this.unwindToEnd();
       } else {
         await this.forward(body);
       }
-      await this.flush();
+      await this.audit.flush();
       if (releasesIdentityLock(this.status.state)) await this.releaseLock();
       await condition(allHandlersFinished);
     });
-    const result: SagaResult = { status: this.snapshot(), definition: this.def, lastSeq: this.seq };
+    const result: SagaResult = { status: this.snapshot(), definition: this.def, lastSeq: this.audit.seq };
     // Only rolled-back sagas check the patch (a marker in their history, none in the others').
     if (this.status.state === 'ROLLED_BACK' && patched(ROLLED_BACK_FAILS_WORKFLOW_PATCH))
       throw sagaRolledBackFailure(result);
@@ -750,7 +463,7 @@ export class SagaEngine {
   }
 
   private async forward(body: (saga: SagaEngine) => Promise<void>): Promise<void> {
-    await this.event('SAGA_STARTED', null, {
+    await this.audit.event('SAGA_STARTED', null, {
       payload: {
         name: this.def.name,
         totalSteps: this.status.totalSteps,
@@ -759,8 +472,8 @@ export class SagaEngine {
         ...(this.origin !== undefined ? { origin: this.origin } : {}),
       },
     });
-    this.setState('EXECUTING');
-    this.log('info', `saga started with ${this.status.totalSteps} steps`);
+    this.book.setState('EXECUTING');
+    this.book.log('info', `saga started with ${this.status.totalSteps} steps`);
     let failure: { stepId: string | null; message: string } | null = null;
     try {
       await body(this);
@@ -776,14 +489,16 @@ export class SagaEngine {
       else failure = { stepId: null, message: `saga body failed: ${describeError(err)}` };
     }
     if (failure === null) {
-      await this.event('SAGA_COMMITTED', null, { payload: { completedSteps: this.status.completedSteps } });
-      this.setState('COMMITTED');
-      this.log('info', `✓ saga committed successfully with ${this.status.completedSteps} steps`);
+      await this.audit.event('SAGA_COMMITTED', null, {
+        payload: { completedSteps: this.status.completedSteps },
+      });
+      this.book.setState('COMMITTED');
+      this.book.log('info', `✓ saga committed successfully with ${this.status.completedSteps} steps`);
       return;
     }
     this.status.failedAt = failure.stepId;
     this.status.error = failure.message;
-    this.log(failure.stepId ? 'error' : 'warn', `saga unwinding: ${failure.message}`);
+    this.book.log(failure.stepId ? 'error' : 'warn', `saga unwinding: ${failure.message}`);
     await this.unwindToEnd();
   }
 
@@ -796,7 +511,7 @@ export class SagaEngine {
       });
     } catch (err) {
       // No lock workflow (saga started without the client) or already released.
-      this.log('warn', `identity lock ${this.def.identityKey} not released: ${describeError(err)}`);
+      this.book.log('warn', `identity lock ${this.def.identityKey} not released: ${describeError(err)}`);
     }
   }
 }

@@ -2,6 +2,7 @@
  * Steps as the saga engine sees them: a typed saga's step spec, the status rows of the plan, the
  * STEP_PENDING payload and the Web UI summaries. Deterministic workflow code.
  */
+import { actionName, APP_BACKEND, rollbackCompensationName, type ActionStepSpec } from '../saga/actions.js';
 import type { CompensationEntry, CompensationRef, JsonObject, StepKind } from '../saga/contracts.js';
 import type { NormalizedStep, RetryOverride } from '../saga/definition.js';
 import type { StepStatus } from '../saga/status.js';
@@ -20,6 +21,31 @@ export interface StepSpec {
   kind?: StepKind;
   retry?: RetryOverride;
   timeout?: string;
+}
+
+/** Whether a typed saga's step runs the application's own code (`action`) rather than a backend operation. */
+export function isActionStep(spec: StepSpec | ActionStepSpec): spec is ActionStepSpec {
+  return 'action' in spec;
+}
+
+/**
+ * A step of the application's own code as the engine runs it: an operation of the backend `app`
+ * (the action) with the input as payload, undone by the compensation `app.<rollback>`; no
+ * rollback is `compensation: null` (the step is not undone).
+ */
+export function actionStepSpec(spec: ActionStepSpec): StepSpec {
+  const rollback = spec.rollback ?? null;
+  return {
+    id: spec.id,
+    backend: APP_BACKEND,
+    operation: actionName(spec.action),
+    payload: spec.input as JsonObject,
+    compensation: rollback === null ? null : rollbackCompensationName(actionName(rollback)),
+    ...(spec.idempotencyKey !== undefined ? { idempotencyKey: spec.idempotencyKey } : {}),
+    ...(spec.kind !== undefined ? { kind: spec.kind } : {}),
+    ...(spec.retry !== undefined ? { retry: spec.retry } : {}),
+    ...(spec.timeout !== undefined ? { timeout: spec.timeout } : {}),
+  };
 }
 
 /** What a typed saga declares up front so that the status query can list its steps before they run. */

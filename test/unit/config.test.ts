@@ -30,6 +30,25 @@ describe('loadConfig', () => {
     expect(c.retry.maxRetries).toBe(3);
   });
 
+  it('derives the scope from PROJECT_PREFIX and ENV: the defaults keep every name as it was', () => {
+    const d = loadConfig({ ...noFile });
+    expect(d.scope).toBe('');
+    expect(d.temporal.taskQueue).toBe('polysaga');
+    expect(d.kvPrefix).toBe('polysaga');
+    const dev = loadConfig({ ...noFile, ENV: 'dev' });
+    expect(dev.scope).toBe('polysaga-dev');
+    expect(dev.temporal.taskQueue).toBe('polysaga-dev');
+    expect(dev.kvPrefix).toBe('polysaga:dev');
+    const acme = loadConfig({ ...noFile, PROJECT_PREFIX: 'acme', ENV: 'staging' });
+    expect([acme.scope, acme.temporal.taskQueue, acme.kvPrefix]).toEqual([
+      'acme-staging',
+      'acme-staging',
+      'acme:staging',
+    ]);
+    // An explicit TEMPORAL_TASK_QUEUE wins over the scope's default.
+    expect(loadConfig({ ...noFile, ENV: 'dev', TEMPORAL_TASK_QUEUE: 'q1' }).temporal.taskQueue).toBe('q1');
+  });
+
   it('names each malformed variable', () => {
     expectConfigError({ POSTGRES_PORT: 'abc' }, 'POSTGRES_PORT');
     expectConfigError({ NEO4J_URL: 'http://x' }, 'NEO4J_URL');

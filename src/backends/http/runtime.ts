@@ -15,6 +15,7 @@ import { PermanentError } from '../errors.js';
 import { fillTemplate } from '../template.js';
 import { op, type Backend } from '../types.js';
 import { defineBackend } from '../define.js';
+import { httpSnapshot } from './snapshot.js';
 import { httpCatalog } from './catalog.js';
 
 export function createHttpBackend(client: HttpServiceClient): Backend {
@@ -65,5 +66,6 @@ export function createHttpBackend(client: HttpServiceClient): Backend {
 /** The `http` backend: its catalog and handlers over the worker's http client. */
 export const httpBackend = defineBackend({
   ...httpCatalog,
+  snapshot: httpSnapshot,
   connect: ({ adapters }) => createHttpBackend(adapters.http),
 });

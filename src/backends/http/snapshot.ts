@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Json, JsonObject } from '../../saga/contracts.js';
 import type { HttpServiceClient } from './adapter.js';
+import type { BackendSnapshot } from '../define.js';
 
 const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
 
@@ -89,3 +90,15 @@ export function httpTargets(p: Record<string, unknown>): HttpTarget[] | string {
   }
   return `http service "${service}" has no snapshot reader (only "files" and "git" are known)`;
 }
+
+/** What `polysaga verify` checks of the http store: the projects of the wiki example's services. */
+export const httpSnapshot: BackendSnapshot<HttpTarget> = {
+  targets: (_operation, p) => httpTargets(p),
+  describe: (t) =>
+    t.kind === 'http-files'
+      ? `http ${t.service} files of ${t.projectId}`
+      : `http ${t.service} snapshots of ${t.projectId}`,
+  connect: ({ adapters }) => ({
+    read: (t) => (t.kind === 'http-files' ? httpFiles(adapters.http, t) : httpGit(adapters.http, t)),
+  }),
+};

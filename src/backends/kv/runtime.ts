@@ -9,6 +9,7 @@ import type { KvDeletePayload, KvSetPayload } from './catalog.js';
 import type { KvChange, RedisAdapter } from './adapter.js';
 import { op, type Backend } from '../types.js';
 import { defineBackend } from '../define.js';
+import { kvSnapshot } from './snapshot.js';
 import { kvCatalog } from './catalog.js';
 
 export function createKvBackend(adapter: RedisAdapter): Backend {
@@ -28,5 +29,6 @@ export function createKvBackend(adapter: RedisAdapter): Backend {
 /** The `kv` backend: its catalog and handlers over the worker's kv client. */
 export const kvBackend = defineBackend({
   ...kvCatalog,
+  snapshot: kvSnapshot,
   connect: ({ adapters }) => createKvBackend(adapters.kv),
 });

@@ -4,6 +4,7 @@
  */
 import type { Json } from '../../saga/contracts.js';
 import type { RedisClient } from './adapter.js';
+import type { BackendSnapshot } from '../define.js';
 
 /** A key's string value and whether it expires (other types: their type only). */
 export async function kvKey(redis: RedisClient, key: string): Promise<Json> {
@@ -25,3 +26,10 @@ export interface KvKeyTarget {
 export function kvTargets(p: Record<string, unknown>): KvKeyTarget[] {
   return [{ kind: 'kv-key', key: String(p.key) }];
 }
+
+/** What `polysaga verify` checks of the kv store: the key a step touches. */
+export const kvSnapshot: BackendSnapshot<KvKeyTarget> = {
+  targets: (_operation, p) => kvTargets(p),
+  describe: (t) => `kv ${t.key}`,
+  connect: ({ adapters }) => ({ read: (t) => kvKey(adapters.kv.client, t.key) }),
+};

@@ -15,6 +15,7 @@ import type {
 import type { Neo4jAdapter, NodeChange, RelationshipChange } from './adapter.js';
 import { op, type Backend } from '../types.js';
 import { defineBackend } from '../define.js';
+import { neo4jSnapshot } from './snapshot.js';
 import { neo4jCatalog } from './catalog.js';
 
 export function createNeo4jBackend(adapter: Neo4jAdapter): Backend {
@@ -46,5 +47,6 @@ export function createNeo4jBackend(adapter: Neo4jAdapter): Backend {
 /** The `neo4j` backend: its catalog and handlers over the worker's neo4j client. */
 export const neo4jBackend = defineBackend({
   ...neo4jCatalog,
+  snapshot: neo4jSnapshot,
   connect: ({ adapters }) => createNeo4jBackend(adapters.neo4j),
 });

@@ -3,6 +3,8 @@
  * (`null` when absent), compared before and after a saga (docs/verify.md).
  */
 import type { Driver } from 'neo4j-driver';
+import type { BackendSnapshot } from '../define.js';
+import { canonicalJson } from '../json.js';
 import type { Json, JsonObject } from '../../saga/contracts.js';
 import { sortStable } from '../json.js';
 
@@ -96,3 +98,20 @@ export function neo4jTargets(operation: string, p: Record<string, unknown>): Neo
   }
   return [{ kind: 'neo4j-node', label: String(p.label), key: p.key as JsonObject }];
 }
+
+const nodeText = (n: NodeKey): string => `(:${n.label} ${canonicalJson(n.key)})`;
+
+/** What `polysaga verify` checks of the neo4j store: the nodes and relationships a step touches. */
+export const neo4jSnapshot: BackendSnapshot<Neo4jTarget> = {
+  targets: (operation, p) => neo4jTargets(operation, p),
+  describe: (t) =>
+    t.kind === 'neo4j-node'
+      ? `neo4j ${nodeText(t)}`
+      : `neo4j ${nodeText(t.from)}-[:${t.type}]->${nodeText(t.to)}`,
+  connect: ({ adapters }) => ({
+    read: (t) =>
+      t.kind === 'neo4j-node'
+        ? readNodes(adapters.neo4j.driver, t)
+        : readRelationships(adapters.neo4j.driver, t.from, t.type, t.to),
+  }),
+};

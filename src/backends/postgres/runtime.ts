@@ -13,6 +13,7 @@ import { FailureTypes } from '../../saga/contracts.js';
 import { op, type Backend } from '../types.js';
 import { defineBackend } from '../define.js';
 import { postgresCatalog } from './catalog.js';
+import { postgresSnapshot } from './snapshot.js';
 
 function rowChange(result: JsonObject): RowChange {
   if (typeof result.table !== 'string' || !('before' in result) || !('after' in result)) {
@@ -44,5 +45,6 @@ export function createPostgresBackend(adapter: PostgresAdapter): Backend {
 /** The `postgres` backend: its catalog and handlers over the worker's postgres client. */
 export const postgresBackend = defineBackend({
   ...postgresCatalog,
+  snapshot: postgresSnapshot,
   connect: ({ adapters }) => createPostgresBackend(adapters.postgres),
 });

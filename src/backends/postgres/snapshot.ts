@@ -3,6 +3,8 @@
  * (`null` when absent), compared before and after a saga (docs/verify.md).
  */
 import type pg from 'pg';
+import type { BackendSnapshot } from '../define.js';
+import { canonicalJson } from '../json.js';
 import type { Json, JsonObject } from '../../saga/contracts.js';
 import { sortStable } from '../json.js';
 import { quoteIdent, quoteTable } from './adapter.js';
@@ -47,3 +49,10 @@ export function postgresTargets(operation: string, p: Record<string, unknown>): 
   }
   return [{ kind: 'pg-row', table, key: p.key as JsonObject }];
 }
+
+/** What `polysaga verify` checks of the postgres store: the rows a step touches. */
+export const postgresSnapshot: BackendSnapshot<PgRowTarget> = {
+  targets: (operation, p) => postgresTargets(operation, p),
+  describe: (t) => `postgres ${t.table} ${canonicalJson(t.key)}`,
+  connect: ({ adapters }) => ({ read: (t) => pgRow(adapters.pool, t.table, t.key) }),
+};

@@ -12,6 +12,7 @@ import { PermanentError } from '../errors.js';
 import { FailureTypes, type JsonObject } from '../../saga/contracts.js';
 import { op, type Backend } from '../types.js';
 import { defineBackend } from '../define.js';
+import { s3Snapshot } from './snapshot.js';
 import { s3Catalog } from './catalog.js';
 
 function change(result: JsonObject): ObjectChange {
@@ -47,5 +48,6 @@ export function createS3Backend(adapter: S3Adapter): Backend {
 /** The `s3` backend: its catalog and handlers over the worker's s3 client. */
 export const s3Backend = defineBackend({
   ...s3Catalog,
+  snapshot: s3Snapshot,
   connect: ({ adapters }) => createS3Backend(adapters.s3),
 });

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Json } from '../../saga/contracts.js';
+import type { BackendSnapshot } from '../define.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -44,3 +45,10 @@ export function s3Targets(p: Record<string, unknown>, defaultBucket: string): S3
     },
   ];
 }
+
+/** What `polysaga verify` checks of the s3 store: the object a step writes. */
+export const s3Snapshot: BackendSnapshot<S3ObjectTarget> = {
+  targets: (_operation, p, options) => s3Targets(p, options.defaultBucket),
+  describe: (t) => `s3 s3://${t.bucket}/${t.key}`,
+  connect: ({ adapters }) => ({ read: (t) => s3Object(adapters.s3.client, t.bucket, t.key) }),
+};

@@ -17,6 +17,7 @@ import { ConflictError, PermanentError } from '../errors.js';
 import { jsonEqual } from '../json.js';
 import { op, type Backend, type WriteAheadStore } from '../types.js';
 import { defineBackend } from '../define.js';
+import { vectorSnapshot } from './snapshot.js';
 import { vectorCatalog } from './catalog.js';
 
 /** Result of a vector operation: before- and after-image of every point it touched. */
@@ -156,5 +157,6 @@ export function createVectorBackend(engine: VectorEngine, idempotency: WriteAhea
 /** The `vector` backend: its catalog and handlers over the worker's vector client. */
 export const vectorBackend = defineBackend({
   ...vectorCatalog,
+  snapshot: vectorSnapshot,
   connect: ({ adapters }) => createVectorBackend(adapters.vector, adapters.idempotency),
 });

@@ -4,6 +4,8 @@
  */
 import type { Json, JsonObject } from '../../saga/contracts.js';
 import type { StoredPoint, VectorEngine } from './adapter.js';
+import type { BackendSnapshot } from '../define.js';
+import { canonicalJson } from '../json.js';
 
 function pointJson(p: StoredPoint): Json {
   return { id: p.id, vector: p.vector, metadata: p.metadata, document: p.document };
@@ -40,3 +42,18 @@ export function vectorTargets(operation: string, p: Record<string, unknown>): Ve
   if (Array.isArray(p.ids)) return [{ kind: 'vector-points', collection, ids: p.ids as string[] }];
   return [{ kind: 'vector-filter', collection, filter: p.filter as JsonObject }];
 }
+
+/** What `polysaga verify` checks of the vector store: the points a step touches. */
+export const vectorSnapshot: BackendSnapshot<VectorTarget> = {
+  targets: (operation, p) => vectorTargets(operation, p),
+  describe: (t) =>
+    t.kind === 'vector-points'
+      ? `vector ${t.collection} ids ${canonicalJson(t.ids)}`
+      : `vector ${t.collection} filter ${canonicalJson(t.filter)}`,
+  connect: ({ adapters }) => ({
+    read: (t) =>
+      t.kind === 'vector-points'
+        ? readPoints(adapters.vector, t.collection, t.ids)
+        : readFiltered(adapters.vector, t.collection, t.filter as Record<string, string | number | boolean>),
+  }),
+};

@@ -43,7 +43,10 @@ export function registerOpsCommands(program: Command): void {
 
   program
     .command('worker')
-    .option('--task-queue <name>', 'poll this task queue instead of TEMPORAL_TASK_QUEUE')
+    .option(
+      '--task-queue <name>',
+      "poll this task queue instead of TEMPORAL_TASK_QUEUE (default: polysaga, or the scope's <PROJECT_PREFIX>-<ENV>)",
+    )
     .option(
       '--metrics-port <port>',
       'serve Prometheus /metrics on this port (default POLYSAGA_METRICS_PORT; unset: off)',
@@ -92,7 +95,9 @@ export function registerOpsCommands(program: Command): void {
       // Written whatever LOG_LEVEL says (scripts wait for it), in the worker's log format.
       const message =
         `polysaga worker polling ${w.config.temporal.address} namespace ${w.config.temporal.namespace} ` +
-        `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}; Web UI ${w.config.temporal.uiUrl}` +
+        `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}` +
+        (w.config.scope !== '' ? ` (scope ${w.config.scope})` : '') +
+        `; Web UI ${w.config.temporal.uiUrl}` +
         (w.metricsServer ? `; metrics ${w.metricsServer.url}` : '') +
         (plugins.length > 0
           ? `; plugins ${plugins.map((p) => `${p.name} (${[...p.backends.map((b) => b.name), ...p.compensations].join(', ') || 'nothing'})`).join(', ')}`
@@ -117,13 +122,21 @@ export function registerOpsCommands(program: Command): void {
     .command('events')
     .argument('<sagaId>')
     .option('--json', 'machine-readable output')
-    .description('print the audit trail of a saga from uds3_saga_events (PostgreSQL)')
+    .description(
+      'print the audit trail of a saga from uds3_saga_events (PostgreSQL); in a scope (PROJECT_PREFIX, ENV) ' +
+        'its rows are stored under @<scope>/<sagaId>, printed (--json too) under <sagaId>',
+    )
     .action(async (sagaId: string, opts: { json?: boolean }) => {
-      const { readEvents } = await import('../../audit/index.js');
-      await withPool(async (pool) => {
-        const events = await readEvents(pool, sagaId);
+      const [{ readEvents }, { scopedSagaId, unscopedSagaId }] = await Promise.all([
+        import('../../audit/index.js'),
+        import('../../saga/scope.js'),
+      ]);
+      await withPool(async (pool, cfg) => {
+        const events = await readEvents(pool, scopedSagaId(cfg.scope, sagaId));
         if (events.length === 0) throw new CliError(`no audit events for saga ${sagaId}`, 3);
-        if (opts.json) return printJson(events);
+        // Named as everywhere in the CLI: by the saga id its user gave (list --json has the workflowId).
+        if (opts.json)
+          return printJson(events.map((e) => ({ ...e, sagaId: unscopedSagaId(cfg.scope, e.sagaId) })));
         printTable(
           ['seq', 'time', 'status', 'step', 'attempt', 'ms', 'error'],
           events.map((e) => [

@@ -80,10 +80,19 @@ export function registerRecover(program: Command): void {
       const graceMs = duration('--grace', opts.grace);
       const initialIntervalMs =
         opts.initialInterval !== undefined ? duration('--initial-interval', opts.initialInterval) : undefined;
+      const { scopedSagaId, unscopedSagaId } = await import('../../saga/scope.js');
+      // Only this configuration's scope (PROJECT_PREFIX, ENV); saga ids as their user gave them.
       const filter: SagaFilter = {
-        ...(opts.sagaId && opts.sagaId.length > 0 ? { sagaIds: opts.sagaId } : {}),
+        ...(opts.sagaId && opts.sagaId.length > 0
+          ? { sagaIds: opts.sagaId.map((id) => scopedSagaId(cfg.scope, id)) }
+          : {}),
         ...(opts.name ? { name: opts.name } : {}),
+        scope: cfg.scope,
       };
+      const shown = (report: RecoveryReport): RecoveryReport => ({
+        ...report,
+        sagas: report.sagas.map((s) => ({ ...s, sagaId: unscopedSagaId(cfg.scope, s.sagaId) })),
+      });
       const ctx = await openRecoveryContext(cfg);
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -101,7 +110,7 @@ export function registerRecover(program: Command): void {
             ...(defer ? { defer } : {}),
           });
         if (!opts.daemon) {
-          const report = await pass();
+          const report = shown(await pass());
           if (opts.json) printJson(report);
           else printReport(report);
           process.exitCode = report.consistent ? 0 : 1;
@@ -112,7 +121,8 @@ export function registerRecover(program: Command): void {
           intervalMs,
           pass,
           signal: controller.signal,
-          onReport: (report) => {
+          onReport: (full) => {
+            const report = shown(full);
             if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
             else {
               // A daemon prints what it did; sagas left alone or backed off would repeat every pass.

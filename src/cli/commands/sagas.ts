@@ -83,6 +83,10 @@ per step payload), a step timeout below POLYSAGA_MIN_STEP_TIMEOUT (default 1s), 
 interval of zero, a step that touches polysaga's own objects (uds3_saga_events, polysaga_*
 tables, its Redis keys, S3 prefix and Neo4j labels) or an object outside a POLYSAGA_ALLOW_*
 allowlist. See docs/definitions.md, "Limits", and docs/security.md, "Guarded stores".`;
+const SCOPE_HELP = `
+PROJECT_PREFIX and ENV (defaults polysaga, prod) make a scope: outside the defaults, saga <id>
+runs as workflow @<PROJECT_PREFIX>-<ENV>/<id> on task queue <PROJECT_PREFIX>-<ENV>, and every
+command takes and prints <id> (docs/configuration.md, "Scopes").`;
 interface AbortOptions {
   reason: string;
   terminate?: boolean;
@@ -199,7 +203,7 @@ export function registerSagaCommands(program: Command): void {
     .description(
       'validate a saga definition and start it (invalid definitions are rejected before anything runs)',
     )
-    .addHelpText('after', REFUSALS_HELP)
+    .addHelpText('after', `${REFUSALS_HELP}\n${SCOPE_HELP}`)
     .action(
       async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string; plugin?: string[] }) => {
         const plugins = await loadCliPlugins(opts.plugin);
@@ -278,7 +282,10 @@ export function registerSagaCommands(program: Command): void {
     .option('--limit <n>', 'at most this many', '100')
     .option('--all', 'include sagas started by `polysaga verify` and the bench (left out by default)')
     .option('--json', 'machine-readable output')
-    .description('list sagas (newest first, one row per saga: its latest run) through Temporal visibility')
+    .description(
+      'list sagas (newest first, one row per saga: its latest run) through Temporal visibility; only the ' +
+        'scope of PROJECT_PREFIX and ENV (--json adds each workflowId, @<scope>/<sagaId> in a scope)',
+    )
     .action(
       async (opts: {
         state?: string;

@@ -13,53 +13,41 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, readEvents, rebuildCompensationStack } from '../../../src/audit/index.js';
+import { readEvents, rebuildCompensationStack } from '../../../src/audit/index.js';
 import {
   BEFORE_IMAGE_REF_KEY,
   CLAIM_CHECK_ENCODING,
   EncryptionCodec,
   payloadSize,
 } from '../../../src/blobs/index.js';
-import {
-  connectTemporalClient,
-  SagaClient,
-  type ConnectedTemporalClient,
-} from '../../../src/client/index.js';
+import type { SagaClient } from '../../../src/client/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import type { JsonObject } from '../../../src/saga/contracts.js';
-import { createActivities, createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import { createActivities, type SagaWorker } from '../../../src/workers/index.js';
+import { startInProcessSagas, type InProcessSagas } from '../../helpers/in-process.js';
 
 const config = loadConfig();
 const run = randomUUID().slice(0, 8);
 const table = `blobs_saga_${run}`;
 const threshold = config.payloads.thresholdBytes;
 
+let env: InProcessSagas;
 let worker: SagaWorker;
-let running: Promise<void>;
-let connected: ConnectedTemporalClient;
 let sagas: SagaClient;
 let raw: Client;
 
 beforeAll(async () => {
-  worker = await createSagaWorker({ config, taskQueue: `polysaga-blobs-${run}` });
-  running = worker.run();
-  // The stack's shared database: migrate only a fresh one (polysaga_blobs creates itself).
-  const audit = await worker.resources.pool.query<{ t: string | null }>(
-    `SELECT to_regclass('uds3_saga_events')::text AS t`,
-  );
-  if (!audit.rows[0]?.t) await migrate(worker.resources.pool);
-  await worker.resources.pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, title text NOT NULL)`);
-  connected = await connectTemporalClient(config, { pool: worker.resources.pool });
-  sagas = new SagaClient({ client: connected.client, taskQueue: `polysaga-blobs-${run}` });
+  env = await startInProcessSagas({
+    config,
+    taskQueue: `polysaga-blobs-${run}`,
+    tables: [`${table} (id text PRIMARY KEY, title text NOT NULL)`],
+  });
+  ({ worker, sagas } = env);
   // The same connection without the codec: what Temporal really stores.
-  raw = new Client({ connection: connected.connection, namespace: config.temporal.namespace });
+  raw = new Client({ connection: env.connected.connection, namespace: config.temporal.namespace });
 });
-
 afterAll(async () => {
-  await worker?.resources.pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-  await connected?.close();
-  await worker?.shutdown();
-  await running?.catch(() => undefined);
+  await env?.close();
 });
 
 /** Every payload of a workflow's raw history. */

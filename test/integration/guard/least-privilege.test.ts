@@ -15,15 +15,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresAdapter } from '../../../src/backends/connect.js';
-import { applyLeastPrivilegeRoles, createAuditPool, migrate } from '../../../src/audit/index.js';
-import {
-  connectTemporalClient,
-  SagaClient,
-  type ConnectedTemporalClient,
-} from '../../../src/client/index.js';
+import { applyLeastPrivilegeRoles, createAuditPool } from '../../../src/audit/index.js';
+import { SagaClient, type ConnectedTemporalClient } from '../../../src/client/index.js';
 import { loadConfig, type Config } from '../../../src/config/index.js';
 import type { NormalizedDefinition } from '../../../src/saga/definition.js';
-import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import type { SagaWorker } from '../../../src/workers/index.js';
+import { startInProcessSagas, type InProcessSagas } from '../../helpers/in-process.js';
 
 const config = loadConfig();
 const run = randomUUID().slice(0, 8);
@@ -42,8 +39,8 @@ class UncheckedSagaClient extends SagaClient {
 }
 
 let owner: pg.Pool;
+let env: InProcessSagas;
 let worker: SagaWorker;
-let running: Promise<void>;
 let connected: ConnectedTemporalClient;
 let sagas: SagaClient;
 
@@ -53,8 +50,6 @@ function poolAs(user: string, password: string): pg.Pool {
 
 beforeAll(async () => {
   owner = createAuditPool(config.postgres);
-  const audit = await owner.query<{ t: string | null }>(`SELECT to_regclass('uds3_saga_events')::text AS t`);
-  if (!audit.rows[0]?.t) await migrate(owner);
   await owner.query(`CREATE TABLE ${table} (id text PRIMARY KEY, title text NOT NULL)`);
   const roles = { auditRole, stepRole, auditPassword, stepPassword };
   await applyLeastPrivilegeRoles(owner, roles);
@@ -68,16 +63,12 @@ beforeAll(async () => {
       audit: { user: auditRole, password: auditPassword },
     },
   };
-  worker = await createSagaWorker({ config: workerConfig, taskQueue });
-  running = worker.run();
-  connected = await connectTemporalClient(config);
-  sagas = new SagaClient({ client: connected.client, taskQueue });
+  env = await startInProcessSagas({ config: workerConfig, clientConfig: config, taskQueue });
+  ({ worker, sagas, connected } = env);
 });
 
 afterAll(async () => {
-  await connected?.close();
-  await worker?.shutdown();
-  await running?.catch(() => undefined);
+  await env?.close();
   if (owner) {
     await owner.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     for (const role of [auditRole, stepRole]) {

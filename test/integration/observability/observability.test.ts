@@ -16,19 +16,15 @@ import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { migrate } from '../../../src/audit/index.js';
-import {
-  connectTemporalClient,
-  SagaClient,
-  type ConnectedTemporalClient,
-} from '../../../src/client/index.js';
+import type { SagaClient } from '../../../src/client/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { dashboardMetricNames } from '../../helpers/dashboard.js';
 import { createStructuredLogger } from '../../../src/observability/logging.js';
 import { freeLoopbackPort } from '../../../src/observability/metrics.js';
 import { setupTracing, type Tracing } from '../../../src/observability/tracing.js';
 import type { SagaResult } from '../../../src/saga/status.js';
-import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import type { SagaWorker } from '../../../src/workers/index.js';
+import { startInProcessSagas, type InProcessSagas } from '../../helpers/in-process.js';
 
 const config = loadConfig();
 const run = randomUUID().slice(0, 8);
@@ -39,9 +35,8 @@ const name = `obs-${run}`;
 const lines: string[] = [];
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
+let env: InProcessSagas;
 let worker: SagaWorker;
-let running: Promise<void>;
-let connected: ConnectedTemporalClient;
 let sagas: SagaClient;
 let committed: SagaResult;
 let rolledBack: SagaResult;
@@ -65,20 +60,16 @@ beforeAll(async () => {
     },
   });
   tracing = setupTracing({ exporter, serviceName: 'polysaga-test' })!;
-  worker = await createSagaWorker({
+  env = await startInProcessSagas({
     config,
     taskQueue,
-    tracing,
-    metrics: { port: 0, host: '127.0.0.1', sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics` },
+    worker: {
+      tracing,
+      metrics: { port: 0, host: '127.0.0.1', sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics` },
+    },
+    tables: [`${table} (id text PRIMARY KEY, title text NOT NULL)`],
   });
-  running = worker.run();
-  const audit = await worker.resources.pool.query<{ t: string | null }>(
-    `SELECT to_regclass('uds3_saga_events')::text AS t`,
-  );
-  if (!audit.rows[0]?.t) await migrate(worker.resources.pool);
-  await worker.resources.pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, title text NOT NULL)`);
-  connected = await connectTemporalClient(config, { pool: worker.resources.pool });
-  sagas = new SagaClient({ client: connected.client, taskQueue });
+  ({ worker, sagas } = env);
 
   committed = await sagas.executeSaga({
     name,
@@ -107,10 +98,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.resources.pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-  await connected?.close();
-  await worker?.shutdown();
-  await running?.catch(() => undefined);
+  await env?.close();
   await tracing?.shutdown();
 });
 

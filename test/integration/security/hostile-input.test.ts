@@ -10,15 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../../src/audit/index.js';
-import {
-  connectTemporalClient,
-  SagaClient,
-  type ConnectedTemporalClient,
-} from '../../../src/client/index.js';
+import type { ConnectedTemporalClient, SagaClient } from '../../../src/client/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { InvalidDefinitionError } from '../../../src/saga/errors.js';
-import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import type { SagaWorker } from '../../../src/workers/index.js';
+import { startInProcessSagas, type InProcessSagas } from '../../helpers/in-process.js';
 import { baseDefinition, HOSTILE_LIMITS, hostileCase } from '../../helpers/hostile.js';
 
 const config = loadConfig();
@@ -27,28 +23,22 @@ const table = `hostile_rows_${run}`;
 const taskQueue = `polysaga-hostile-${run}`;
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 60);
 
+let env: InProcessSagas;
 let worker: SagaWorker;
-let running: Promise<void>;
 let connected: ConnectedTemporalClient;
 let sagas: SagaClient;
 
 beforeAll(async () => {
-  worker = await createSagaWorker({ config, taskQueue });
-  running = worker.run();
-  const audit = await worker.resources.pool.query<{ t: string | null }>(
-    `SELECT to_regclass('uds3_saga_events')::text AS t`,
-  );
-  if (!audit.rows[0]?.t) await migrate(worker.resources.pool);
-  await worker.resources.pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, title text, n numeric)`);
-  connected = await connectTemporalClient(config, { pool: worker.resources.pool });
-  sagas = new SagaClient({ client: connected.client, taskQueue, limits: HOSTILE_LIMITS });
+  env = await startInProcessSagas({
+    config,
+    taskQueue,
+    client: { limits: HOSTILE_LIMITS },
+    tables: [`${table} (id text PRIMARY KEY, title text, n numeric)`],
+  });
+  ({ worker, sagas, connected } = env);
 });
-
 afterAll(async () => {
-  await worker?.resources.pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-  await connected?.close();
-  await worker?.shutdown();
-  await running?.catch(() => undefined);
+  await env?.close();
 });
 
 async function workflowExists(id: string): Promise<boolean> {

@@ -11,14 +11,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../../src/audit/index.js';
-import {
-  connectTemporalClient,
-  SagaClient,
-  type ConnectedTemporalClient,
-} from '../../../src/client/index.js';
+import { SagaClient, type ConnectedTemporalClient } from '../../../src/client/index.js';
 import { loadConfig, maskableSecrets } from '../../../src/config/index.js';
-import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import type { SagaWorker } from '../../../src/workers/index.js';
+import { startInProcessSagas, type InProcessSagas } from '../../helpers/in-process.js';
 import { SecretMasker } from '../../../src/audit/redact.js';
 import { InvalidDefinitionError } from '../../../src/saga/errors.js';
 
@@ -30,8 +26,8 @@ const logs: string[] = [];
 let secrets: string[] = [];
 
 let server: Server;
+let env: InProcessSagas;
 let worker: SagaWorker;
-let running: Promise<void>;
 let connected: ConnectedTemporalClient;
 let sagas: SagaClient;
 
@@ -74,20 +70,12 @@ beforeAll(async () => {
   });
   secrets = maskableSecrets(config).values;
   expect(secrets).toContain(TOKEN);
-  worker = await createSagaWorker({ config, taskQueue });
-  running = worker.run();
-  const audit = await worker.resources.pool.query<{ t: string | null }>(
-    `SELECT to_regclass('uds3_saga_events')::text AS t`,
-  );
-  if (!audit.rows[0]?.t) await migrate(worker.resources.pool);
-  connected = await connectTemporalClient(config, { pool: worker.resources.pool });
-  sagas = new SagaClient({ client: connected.client, taskQueue });
+  env = await startInProcessSagas({ config, taskQueue });
+  ({ worker, sagas, connected } = env);
 });
 
 afterAll(async () => {
-  await connected?.close();
-  await worker?.shutdown();
-  await running?.catch(() => undefined);
+  await env?.close();
   server?.closeAllConnections();
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
 });

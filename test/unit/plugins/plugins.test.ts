@@ -158,22 +158,24 @@ describe('a plugin backend in polysaga verify', () => {
     );
     const snapshots = {
       unit_notes: {
-        targets: (operation: string, p: Record<string, unknown>) => [{ operation, id: String(p.id) }],
-        read: () => Promise.resolve(null),
+        targets: (operation: string, p: Record<string, unknown>) => [
+          { kind: 'note', operation, id: String(p.id) },
+        ],
+        connect: () => ({ read: () => Promise.resolve(null) }),
       },
     };
     const plan = deriveTargets(def, catalog, { defaultBucket: 'polysaga', snapshots });
     expect(plan.targets.map((t) => [t.id, t.backend, t.stepIds, t.spec])).toEqual([
       [
-        'unit_notes {"id":"n1","operation":"put"}',
+        'unit_notes {"id":"n1","kind":"note","operation":"put"}',
         'unit_notes',
         ['note'],
-        { kind: 'defined', backend: 'unit_notes', target: { operation: 'put', id: 'n1' } },
+        { kind: 'note', operation: 'put', id: 'n1' },
       ],
     ]);
     expect(plan.unchecked).toEqual([]);
-    expect(deriveTargets(def, catalog, { defaultBucket: 'polysaga' }).unchecked).toEqual([
-      'note: custom backend "unit_notes" has no snapshot reader',
+    expect(deriveTargets(def, catalog, { defaultBucket: 'polysaga', snapshots: {} }).unchecked).toEqual([
+      'note: backend "unit_notes" has no snapshot to check it with (defineBackend\'s `snapshot`)',
     ]);
   });
 });

@@ -388,7 +388,7 @@ describe('timeouts and retry intervals', () => {
     ]);
   });
 
-  it('a maximum interval below the initial one is refused; each alone is checked only for zero', () => {
+  it('a maximum interval below the initial one is refused', () => {
     const [own] = issues({
       name: 'x',
       steps: [{ ...row, retry: { initialInterval: '10s', maximumInterval: '2s' } }],
@@ -396,11 +396,54 @@ describe('timeouts and retry intervals', () => {
     expect(own).toMatchObject({ stepId: 'row', field: 'retry.maximumInterval' });
     expect(own!.message).toBe('must not be below retry.initialInterval (10s), got 2s');
     for (const retry of [
-      { initialInterval: '1m' },
-      { maximumInterval: '100ms' },
+      { initialInterval: '10s' },
+      { maximumInterval: '500ms' },
       { initialInterval: '2s', maximumInterval: '2s' },
+      { initialInterval: '1m', maximumInterval: '2m' },
     ])
       expect(validateDefinition({ name: 'x', steps: [{ ...row, retry }] }, catalog).ok).toBe(true);
+  });
+
+  it("one interval alone is compared with the backend's other default, naming the field", () => {
+    // postgres steps retry from 500ms up to 10s by default.
+    expect(issues({ name: 'x', steps: [{ ...row, retry: { initialInterval: '1m' } }] })).toEqual([
+      expect.objectContaining({
+        stepId: 'row',
+        field: 'retry.initialInterval',
+        message:
+          'must not be above the maximum interval of backend "postgres" (10s), got 1m; set retry.maximumInterval too',
+      }),
+    ]);
+    expect(issues({ name: 'x', steps: [{ ...row, retry: { maximumInterval: '100ms' } }] })).toEqual([
+      expect.objectContaining({
+        stepId: 'row',
+        field: 'retry.maximumInterval',
+        message:
+          'must not be below the initial interval of backend "postgres" (500ms), got 100ms; set retry.initialInterval too',
+      }),
+    ]);
+    // A backend defined elsewhere: its own `retry` option counts (maximum 2s here).
+    const own: Catalog = {
+      ...catalog,
+      backends: {
+        ...catalog.backends,
+        custom: {
+          ...catalog.backends.custom!,
+          retry: { retry: { initialInterval: '1s', maximumInterval: '2s' } },
+        },
+      },
+    };
+    const poke = { id: 'poke', backend: 'custom', operation: 'poke', payload: {} };
+    const r = validateDefinition({ name: 'x', steps: [{ ...poke, retry: { initialInterval: '5s' } }] }, own);
+    expect(r.ok ? [] : r.issues.map((i) => [i.field, i.message])).toEqual([
+      [
+        'retry.initialInterval',
+        'must not be above the maximum interval of backend "custom" (2s), got 5s; set retry.maximumInterval too',
+      ],
+    ]);
+    expect(
+      validateDefinition({ name: 'x', steps: [{ ...poke, retry: { initialInterval: '2s' } }] }, own).ok,
+    ).toBe(true);
   });
 });
 

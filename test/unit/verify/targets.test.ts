@@ -1,8 +1,12 @@
-/** deriveTargets: what `polysaga verify` snapshots for each built-in backend's steps. */
+/** deriveTargets: what `polysaga verify` snapshots for each backend's steps, from the backends' snapshots. */
 import { describe, expect, it } from 'vitest';
-import { builtinCatalog } from '../../../src/backends/catalog.js';
+import { z } from 'zod';
+import { builtinCatalog, builtinCatalogs } from '../../../src/backends/catalog.js';
+import { defineBackend } from '../../../src/backends/define.js';
+import { builtinBackends } from '../../../src/backends/index.js';
+import { catalogOf } from '../../../src/saga/catalog.js';
 import { assertValidDefinition } from '../../../src/saga/validate.js';
-import { deriveTargets } from '../../../src/verify/targets.js';
+import { builtinSnapshots, deriveTargets, snapshotsOf } from '../../../src/verify/targets.js';
 
 const definition = {
   name: 'every-backend',
@@ -99,6 +103,67 @@ describe('deriveTargets', () => {
     expect(plan.unchecked).toEqual([
       'files: http service "files": no project_id in the body or path',
       'other: http service "mail" has no snapshot reader (only "files" and "git" are known)',
+    ]);
+  });
+
+  it("takes every built-in backend's snapshot from its definition", () => {
+    expect(
+      builtinBackends.map((d) => [d.name, typeof d.snapshot?.targets, typeof d.snapshot?.connect]),
+    ).toEqual(builtinBackends.map((d) => [d.name, 'function', 'function']));
+    expect(Object.keys(builtinSnapshots).sort()).toEqual(builtinBackends.map((d) => d.name).sort());
+  });
+
+  it("checks a backend of one's own through its snapshot; without one its steps are unchecked", () => {
+    const withSnapshot = defineBackend({
+      name: 'notes',
+      operations: {
+        put: {
+          payload: z.object({ id: z.string(), folder: z.string().default('inbox') }),
+          defaultCompensation: 'notes_delete',
+          description: 'Writes a note.',
+        },
+      },
+      compensations: { notes_delete: { description: 'Deletes the note.' } },
+      connect: () => ({ operations: {}, compensations: {} }),
+      snapshot: {
+        // The payload arrives parsed by the operation's schema: `folder` has its default.
+        targets: (operation, p) => [
+          { kind: 'note', op: operation, path: `${String(p.folder)}/${String(p.id)}` },
+        ],
+        describe: (t) => `notes ${t.path}`,
+        connect: () => ({ read: () => Promise.resolve(null) }),
+      },
+    });
+    const { snapshot: _none, ...bare } = withSnapshot;
+    const catalog = catalogOf([...builtinCatalogs, withSnapshot.catalog]);
+    const def = assertValidDefinition(
+      {
+        name: 'notes-saga',
+        sagaId: 'verify-notes',
+        steps: [
+          { id: 'note', backend: 'notes', operation: 'put', payload: { id: 'n1' } },
+          { id: 'key', backend: 'kv', operation: 'set', payload: { key: 'k1', value: 'v' } },
+        ],
+      },
+      catalog,
+    );
+    const checked = deriveTargets(def, catalog, {
+      defaultBucket: 'polysaga',
+      snapshots: snapshotsOf([...builtinBackends, withSnapshot]),
+    });
+    expect(checked.targets.map((t) => [t.id, t.backend, t.spec])).toEqual([
+      ['notes inbox/n1', 'notes', { kind: 'note', op: 'put', path: 'inbox/n1' }],
+      ['kv k1', 'kv', { kind: 'kv-key', key: 'k1' }],
+    ]);
+    expect(checked.unchecked).toEqual([]);
+
+    const unchecked = deriveTargets(def, catalog, {
+      defaultBucket: 'polysaga',
+      snapshots: snapshotsOf([...builtinBackends, bare]),
+    });
+    expect(unchecked.targets.map((t) => t.id)).toEqual(['kv k1']);
+    expect(unchecked.unchecked).toEqual([
+      'note: backend "notes" has no snapshot to check it with (defineBackend\'s `snapshot`)',
     ]);
   });
 });
