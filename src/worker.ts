@@ -29,3 +29,24 @@ export {
 export { catalogOf, type BackendCatalog } from './saga/catalog.js';
 export { loadConfig, ConfigError, type Config } from './config/index.js';
 export { migrate, type MigrateOptions, type MigrateResult } from './audit/migrate.js';
+// Plugins (docs/backends.md, "Write your own backend"): also `polysaga/plugin` alone; `polysaga`
+// re-exports these with the rest of this file.
+export {
+  definePlugin,
+  registerCompensation,
+  getCompensation,
+  registeredCompensations,
+  unregisterCompensation,
+  loadPlugins,
+  catalogWithPlugins,
+  PluginError,
+  type Plugin,
+  type PluginInput,
+  type PluginCompensation,
+  type LoadedPlugin,
+  type RegisterCompensationOptions,
+  type RegisteredCompensation,
+  type RegisteredCompensationHandler,
+} from './plugins/index.js';
+export { PermanentError, ConflictError } from './backends/errors.js';
+export type { BackendSnapshot } from './backends/define.js';

@@ -108,6 +108,15 @@ export function classifyError(err: unknown): ErrorClass {
   }
   const code = prop(err, 'code');
   const name = prop(err, 'name');
+  // A PermanentError of another copy of polysaga (a plugin importing the source while the CLI
+  // runs dist/, or its own installed copy): recognised by name and its polysaga type.
+  const ownType = prop(err, 'type');
+  if (
+    (name === 'PermanentError' || name === 'ConflictError') &&
+    typeof ownType === 'string' &&
+    ownType.startsWith('polysaga.')
+  )
+    return { kind: 'permanent', type: ownType as FailureType };
   // Node / undici network errors, also when wrapped as `cause` by fetch.
   if (typeof code === 'string' && TRANSIENT_NODE_CODES.has(code)) return { kind: 'transient' };
   const cause = prop(err, 'cause');

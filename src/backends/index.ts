@@ -34,6 +34,7 @@ export {
   type BackendDefinitionInput,
   type BackendHandlers,
   type ConnectContext,
+  type BackendSnapshot,
 } from './define.js';
 export { op } from './types.js';
 export {

@@ -30,8 +30,34 @@ export function config(): Config {
   return (cached ??= configModule.loadConfig());
 }
 
-/** Runs `fn` with a connected {@link SagaClient}; closes the connection afterwards. */
-export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) => Promise<T>): Promise<T> {
+/** `--plugin <path>` (repeatable) of the commands that load plugins. */
+export const PLUGIN_OPTION_HELP =
+  'load a plugin module: its backends and compensations join the catalog (repeatable; also POLYSAGA_PLUGINS, comma-separated)';
+
+/** Collects repeated `--plugin` values. */
+export const collectPlugin = (value: string, prev: string[] = []): string[] => [...prev, value];
+
+/**
+ * Loads the plugins of `POLYSAGA_PLUGINS` (configuration) and then of `--plugin`, each path
+ * once. A plugin that cannot be loaded is a `PluginError` naming its path (exit 2).
+ */
+export async function loadCliPlugins(
+  flags: readonly string[] | undefined,
+): Promise<import('../plugins/load.js').LoadedPlugin[]> {
+  const paths = [...config().plugins, ...(flags ?? [])];
+  if (paths.length === 0) return [];
+  const { loadPlugins } = await import('../plugins/load.js');
+  return loadPlugins(paths);
+}
+
+/**
+ * Runs `fn` with a connected {@link SagaClient}; closes the connection afterwards. With
+ * `plugins`, the client validates against the catalog those plugins extend.
+ */
+export async function withSagaClient<T>(
+  fn: (client: SagaClient, cfg: Config) => Promise<T>,
+  options: { plugins?: readonly import('../plugins/load.js').LoadedPlugin[] } = {},
+): Promise<T> {
   const cfg = config();
   const [{ connectTemporalClient }, { SagaClient }, { storeGuard, maskableSecrets }] = await Promise.all([
     import('../client/connect.js'),
@@ -54,6 +80,7 @@ export async function withSagaClient<T>(fn: (client: SagaClient, cfg: Config) =>
         limits: cfg.limits,
         guard: storeGuard(cfg),
         secrets: new SecretMasker(maskableSecrets(cfg).values),
+        ...(options.plugins ? { plugins: options.plugins } : {}),
       }),
       cfg,
     );

@@ -18,6 +18,7 @@ export class CliError extends Error {
 const byName: Record<string, number> = {
   ConfigError: 2,
   InvalidDefinitionError: 2,
+  PluginError: 2,
   // A stuck saga refuses abort/retry/resolve: the operation failed, the message says what to do.
   SagaStuckError: 1,
   SagaNotFoundError: 3,

@@ -19,6 +19,7 @@ import {
 import type { Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
 import type { Catalog } from '../saga/catalog.js';
+import type { PluginBackends } from '../plugins/catalog.js';
 import type { SagaState } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 import {
@@ -92,8 +93,14 @@ export interface SagaClientOptions {
   client: Client;
   /** Task queue of the polysaga workers. */
   taskQueue: string;
-  /** Operation catalog for validation (default: the built-in catalog). */
+  /**
+   * Operation catalog for validation. Default: the built-in catalog plus the backends of
+   * `plugins` and every compensation registered with `registerCompensation` (read at each
+   * validation, so a registration made after the client was created counts).
+   */
   catalog?: Catalog;
+  /** Plugins (`loadPlugins` of src/plugins) whose backends the default catalog adds: the worker's list. */
+  plugins?: readonly PluginBackends[];
   /** Test-only: shrink retry intervals of started sagas. */
   tuning?: ActivityTuning;
   /** A lock whose holder saga does not exist after this long is considered orphaned (default 60 s). */
@@ -279,7 +286,8 @@ function quote(value: string): string {
 export class SagaClient {
   private readonly client: Client;
   private readonly taskQueue: string;
-  private catalog: Catalog | undefined;
+  private readonly catalog: Catalog | undefined;
+  private readonly plugins: readonly PluginBackends[];
   private readonly tuning: ActivityTuning | undefined;
   private readonly locks: IdentityLocks;
   private readonly limits: Partial<DefinitionLimits> | undefined;
@@ -294,6 +302,7 @@ export class SagaClient {
     this.client = options.client;
     this.taskQueue = options.taskQueue;
     this.catalog = options.catalog;
+    this.plugins = options.plugins ?? [];
     this.tuning = options.tuning;
     this.locks = new IdentityLocks(options.client, options.taskQueue, options.orphanedLockAfterMs ?? 60_000);
     this.limits = options.limits;
@@ -332,12 +341,10 @@ export class SagaClient {
   }
 
   private async getCatalog(): Promise<Catalog> {
-    if (!this.catalog) {
-      // Loaded on first use so that importing the client stays cheap.
-      const mod = await import('../backends/catalog.js');
-      this.catalog = mod.builtinCatalog;
-    }
-    return this.catalog;
+    if (this.catalog) return this.catalog;
+    // Loaded on first use so that importing the client stays cheap.
+    const { catalogWithPlugins } = await import('../plugins/catalog.js');
+    return catalogWithPlugins(this.plugins);
   }
 
   /**

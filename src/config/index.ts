@@ -151,6 +151,9 @@ export const envSchema = z.object({
   POLYSAGA_METRICS_PORT: port.optional(),
   POLYSAGA_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   POLYSAGA_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  // Plugin modules loaded by the worker and the CLI (docs/backends.md): comma-separated paths,
+  // relative to the working directory; in the config file also a JSON array of paths.
+  POLYSAGA_PLUGINS: z.string().optional(),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;
@@ -227,6 +230,8 @@ export interface Config {
   scope: string;
   /** Prefix of polysaga's own Redis keys, without the `:` (`polysaga`; in a scope `<PROJECT_PREFIX>:<ENV>`). */
   kvPrefix: string;
+  /** Plugin module paths (`POLYSAGA_PLUGINS`), as given; loaded by `loadPlugins` (src/plugins). */
+  plugins: string[];
   retry: { maxRetries: number; initialInterval: string };
   /** Definition limits (the `DefinitionLimits` of src/saga/validate.ts). */
   limits: {
@@ -407,6 +412,16 @@ function readConfigFile(env: NodeJS.ProcessEnv): Record<string, string> {
     if (!(CONFIG_VARIABLES as string[]).includes(k)) {
       throw new ConfigError(`${path}: unknown key ${k}`, [k]);
     }
+    // POLYSAGA_PLUGINS may be a JSON array of paths in the file.
+    if (k === 'POLYSAGA_PLUGINS' && Array.isArray(v)) {
+      const bad = v.findIndex((x) => typeof x !== 'string' || x.includes(','));
+      if (bad >= 0)
+        throw new ConfigError(`${path}: POLYSAGA_PLUGINS[${bad}] must be a path (a string without commas)`, [
+          'POLYSAGA_PLUGINS',
+        ]);
+      out[k] = (v as string[]).join(',');
+      continue;
+    }
     out[k] = String(v);
   }
   return out;
@@ -523,6 +538,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.ENV,
     scope,
     kvPrefix: kvPrefixOf({ projectPrefix: e.PROJECT_PREFIX, env: e.ENV }),
+    plugins: (e.POLYSAGA_PLUGINS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     retry: { maxRetries: e.POLYSAGA_MAX_RETRIES, initialInterval: e.POLYSAGA_RETRY_INITIAL_INTERVAL },
     limits: {
       maxDefinitionBytes: e.POLYSAGA_MAX_DEFINITION_BYTES,

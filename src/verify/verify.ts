@@ -23,7 +23,9 @@ import { SagaClient, sagaRunResult } from '../client/index.js';
 import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
-import { builtinCatalog, builtinCatalogs } from '../backends/catalog.js';
+import { builtinCatalogs } from '../backends/catalog.js';
+import type { LoadedPlugin } from '../plugins/load.js';
+import { withRegisteredCompensations } from '../plugins/catalog.js';
 import { builtinBackends } from '../backends/index.js';
 import type { BackendDefinition } from '../backends/define.js';
 import { catalogOf, type Catalog } from '../saga/catalog.js';
@@ -121,6 +123,8 @@ export interface VerifyOptions {
    * backend with a `snapshot` is checked for residue like the built-ins, one without is unchecked.
    */
   backendDefinitions?: readonly BackendDefinition[];
+  /** Plugins (`loadPlugins`): their backends are added as `backendDefinitions` are. */
+  plugins?: readonly LoadedPlugin[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -369,11 +373,14 @@ export async function verifyDefinition(
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const log = options.log ?? (() => undefined);
+  const definitions = [
+    ...(options.backendDefinitions ?? []),
+    ...(options.plugins ?? []).flatMap((p) => p.backends),
+  ];
+  // The built-in catalog, the defined backends' catalogs and the registered compensations.
   const catalog =
     options.catalog ??
-    (options.backendDefinitions?.length
-      ? catalogOf([...builtinCatalogs, ...options.backendDefinitions.map((d) => d.catalog)])
-      : builtinCatalog);
+    withRegisteredCompensations(catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]));
   const baseConfig = options.config ?? loadConfig();
   const tokens = rewriteTokens(definition, options.rewrite ?? []);
   // Validate the definition itself and one instantiation (the rewrite must keep it valid).
@@ -416,7 +423,7 @@ export async function verifyDefinition(
       wrapActivities,
       ...(options.catalog ? { catalog: options.catalog } : {}),
       ...(options.backends ? { backends: options.backends } : {}),
-      ...(options.backendDefinitions ? { backendDefinitions: options.backendDefinitions } : {}),
+      ...(definitions.length > 0 ? { backendDefinitions: definitions } : {}),
       ...(options.registerCompensations ? { registerCompensations: options.registerCompensations } : {}),
     });
     running = worker.run();
@@ -438,8 +445,8 @@ export async function verifyDefinition(
       origin: 'verify',
       ...(tuning ? { tuning } : {}),
     });
-    // Each backend's snapshot comes from its definition: the built-ins' and those of backendDefinitions.
-    const snapshots = snapshotsOf([...builtinBackends, ...(options.backendDefinitions ?? [])]);
+    // Each backend's snapshot comes from its definition: the built-ins', those of backendDefinitions and of plugins.
+    const snapshots = snapshotsOf([...builtinBackends, ...definitions]);
     const probePlan = deriveTargets(probe, catalog, { defaultBucket: config.s3.bucket, snapshots });
     unchecked = probePlan.unchecked;
     readers = await openSnapshotReaders(snapshots, probePlan.targets, {

@@ -40,6 +40,9 @@ import { builtinCatalogs } from '../backends/catalog.js';
 import { connectBackend, type BackendDefinition } from '../backends/define.js';
 import { defineActions, type ActionMap, type ActionsDefinition } from '../backends/app/index.js';
 import { catalogOf, type Catalog } from '../saga/catalog.js';
+import type { LoadedPlugin } from '../plugins/load.js';
+import { withRegisteredCompensations } from '../plugins/catalog.js';
+import { registeredCompensations } from '../plugins/registry.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../backends/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
@@ -141,7 +144,7 @@ export interface BackendResources {
    * keep their before-images in `blobs`.
    */
   backends: Backend[];
-  /** The catalog of {@link backends}: the built-in one plus the defined backends' catalogs. */
+  /** The catalog of {@link backends}: the built-in one plus the defined backends' catalogs and the registered compensations. */
   catalog: Catalog;
   close(): Promise<void>;
 }
@@ -154,6 +157,11 @@ export interface BackendResourcesOptions {
    * by typed saga steps `saga.step({ id, action, rollback, input })` as the backend `app`.
    */
   actions?: ActionsDefinition | ActionMap;
+  /**
+   * Plugins (`loadPlugins`, src/plugins): their backends are connected after `backendDefinitions`.
+   * Compensations registered with `registerCompensation` (plugins' among them) are always added.
+   */
+  plugins?: readonly LoadedPlugin[];
 }
 
 /**
@@ -172,6 +180,7 @@ export async function createBackendResources(
   }
   const definitions = [
     ...(options.backendDefinitions ?? []),
+    ...(options.plugins ?? []).flatMap((p) => p.backends),
     ...(options.actions ? [actionsDefinition(options.actions)] : []),
   ];
   let catalog: Catalog;
@@ -181,7 +190,9 @@ export async function createBackendResources(
     await adapters.close();
   };
   try {
-    catalog = catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]);
+    catalog = withRegisteredCompensations(
+      catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]),
+    );
     for (const d of definitions) {
       try {
         connected.push(await connectBackend(d, { adapters, config }));
@@ -248,6 +259,11 @@ export function createActivities(
 ): SagaActivities {
   const backends = [...resources.backends, ...(options.backends ?? [])];
   const compensations = createCompensationRegistry(backends);
+  // Compensations registered process-wide (registerCompensation, plugins), given the worker's clients.
+  for (const c of registeredCompensations()) {
+    const ctx = { adapters: resources.adapters, config };
+    compensations.register(c.name, (input) => c.handler(input, ctx), c.backend);
+  }
   options.registerCompensations?.(compensations);
   const steps = createStepActivities({
     catalog: options.catalog ?? resources.catalog,

@@ -36,11 +36,15 @@ export function polysaga(
   });
 }
 
-/** Starts `polysaga worker` in the background; resolves once it polls. `log()` is its output so far. */
+/**
+ * Starts `polysaga worker` in the background (with `args`, e.g. `--plugin <path>`); resolves once
+ * it polls. `log()` is its output so far.
+ */
 export async function startWorker(
   env: NodeJS.ProcessEnv,
+  args: string[] = [],
 ): Promise<{ child: ChildProcess; stop: () => Promise<void>; log: () => string }> {
-  const child = spawn(POLYSAGA_BIN, ['worker'], {
+  const child = spawn(POLYSAGA_BIN, ['worker', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

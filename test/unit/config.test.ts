@@ -93,6 +93,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ POLYSAGA_CONFIG: join(dir, 'missing.json') })).toThrow(/POLYSAGA_CONFIG/);
   });
 
+  it('reads POLYSAGA_PLUGINS: comma-separated in the environment, a JSON array or a string in the config file', () => {
+    expect(loadConfig({ ...noFile, POLYSAGA_PLUGINS: ' ./a.js, plugins/b.ts ,' }).plugins).toEqual([
+      './a.js',
+      'plugins/b.ts',
+    ]);
+    expect(loadConfig(noFile).plugins).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'polysaga-config-'));
+    const file = join(dir, 'server_config.json');
+    writeFileSync(file, JSON.stringify({ POLYSAGA_PLUGINS: ['./a.js', 'plugins/b.ts'] }));
+    expect(loadConfig({ POLYSAGA_CONFIG: file }).plugins).toEqual(['./a.js', 'plugins/b.ts']);
+    writeFileSync(file, JSON.stringify({ POLYSAGA_PLUGINS: './a.js,./c.js' }));
+    expect(loadConfig({ POLYSAGA_CONFIG: file }).plugins).toEqual(['./a.js', './c.js']);
+    // The environment wins over the file.
+    expect(loadConfig({ POLYSAGA_CONFIG: file, POLYSAGA_PLUGINS: './env.js' }).plugins).toEqual(['./env.js']);
+    writeFileSync(file, JSON.stringify({ POLYSAGA_PLUGINS: ['./a.js', 7] }));
+    expect(() => loadConfig({ POLYSAGA_CONFIG: file })).toThrow(
+      /POLYSAGA_PLUGINS\[1\] must be a path \(a string without commas\)/,
+    );
+  });
+
   it('parses HTTP services with per-service timeouts', () => {
     const c = loadConfig({ HTTP_SERVICES: '{"files":{"url":"http://127.0.0.1:1","timeout":"10s"}}' });
     expect(c.http.services.files).toEqual({ url: 'http://127.0.0.1:1', timeoutMs: 10_000 });

@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import {
+  collectPlugin,
   config,
+  loadCliPlugins,
+  PLUGIN_OPTION_HELP,
   installWorkerLogging,
   printJson,
   printTable,
@@ -48,11 +51,13 @@ export function registerOpsCommands(program: Command): void {
       '--metrics-port <port>',
       'serve Prometheus /metrics on this port (default POLYSAGA_METRICS_PORT; unset: off)',
     )
+    .option('--plugin <path>', PLUGIN_OPTION_HELP, collectPlugin)
     .description(
       'run a saga worker: polls Temporal and executes saga workflows and backend activities until Ctrl-C',
     )
-    .action(async (opts: { taskQueue?: string; metricsPort?: string }) => {
+    .action(async (opts: { taskQueue?: string; metricsPort?: string; plugin?: string[] }) => {
       const cfg = config();
+      const plugins = await loadCliPlugins(opts.plugin);
       let metricsPort = cfg.observability.metricsPort;
       if (opts.metricsPort !== undefined) {
         metricsPort = Number(opts.metricsPort);
@@ -72,6 +77,7 @@ export function registerOpsCommands(program: Command): void {
       const { formatLogLine } = await import('../../observability/logging.js');
       const w = await createSagaWorker({
         config: cfg,
+        plugins,
         ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
         ...(metricsPort !== undefined
           ? {
@@ -92,12 +98,16 @@ export function registerOpsCommands(program: Command): void {
         `task queue ${opts.taskQueue ?? w.config.temporal.taskQueue}` +
         (w.config.scope !== '' ? ` (scope ${w.config.scope})` : '') +
         `; Web UI ${w.config.temporal.uiUrl}` +
-        (w.metricsServer ? `; metrics ${w.metricsServer.url}` : '');
+        (w.metricsServer ? `; metrics ${w.metricsServer.url}` : '') +
+        (plugins.length > 0
+          ? `; plugins ${plugins.map((p) => `${p.name} (${[...p.backends.map((b) => b.name), ...p.compensations].join(', ') || 'nothing'})`).join(', ')}`
+          : '');
       const meta = {
         sdkComponent: 'worker',
         taskQueue: opts.taskQueue ?? w.config.temporal.taskQueue,
         ...(w.metricsServer ? { metricsUrl: w.metricsServer.url } : {}),
         tracing: w.tracing !== undefined,
+        ...(plugins.length > 0 ? { plugins: plugins.map((p) => p.path) } : {}),
       };
       process.stderr.write(
         formatLogLine(

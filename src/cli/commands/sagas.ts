@@ -4,7 +4,16 @@ import type { Command } from 'commander';
 import type { SagaClient, SagaStatus, StartedRetry } from '../../client/index.js';
 import { SAGA_STATES, type SagaState } from '../../saga/contracts.js';
 import { CliError } from '../errors.js';
-import { config, printJson, printTable, readJsonFile, withSagaClient } from '../context.js';
+import {
+  collectPlugin,
+  config,
+  loadCliPlugins,
+  PLUGIN_OPTION_HELP,
+  printJson,
+  printTable,
+  readJsonFile,
+  withSagaClient,
+} from '../context.js';
 
 const firstLine = (text: string | null | undefined): string => (text ?? '').split('\n')[0] ?? '';
 
@@ -190,45 +199,54 @@ export function registerSagaCommands(program: Command): void {
     )
     .option('--json', 'machine-readable output')
     .option('--saga-id <id>', "override the definition's sagaId")
+    .option('--plugin <path>', PLUGIN_OPTION_HELP, collectPlugin)
     .description(
       'validate a saga definition and start it (invalid definitions are rejected before anything runs)',
     )
     .addHelpText('after', `${REFUSALS_HELP}\n${SCOPE_HELP}`)
-    .action(async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string }) => {
-      const raw = readJsonFile(file);
-      const definition =
-        opts.sagaId && typeof raw === 'object' && raw !== null ? { ...raw, sagaId: opts.sagaId } : raw;
-      await withSagaClient(async (client) => {
-        const started = await client.createSaga(definition);
-        if (!opts.wait) {
-          if (opts.json) printJson({ sagaId: started.sagaId, runId: started.runId });
-          else process.stdout.write(`started saga ${started.sagaId}\n`);
-          return;
-        }
-        // A FAILED saga stays open for its operator: wait until it settles, not until it closes.
-        const status = await waitSettled(client, started.sagaId);
-        if (opts.json) printJson(status);
-        else printStatus(status);
-        process.exitCode = finishedExitCode(status.state);
-      });
-    });
+    .action(
+      async (file: string, opts: { wait?: boolean; json?: boolean; sagaId?: string; plugin?: string[] }) => {
+        const plugins = await loadCliPlugins(opts.plugin);
+        const raw = readJsonFile(file);
+        const definition =
+          opts.sagaId && typeof raw === 'object' && raw !== null ? { ...raw, sagaId: opts.sagaId } : raw;
+        await withSagaClient(
+          async (client) => {
+            const started = await client.createSaga(definition);
+            if (!opts.wait) {
+              if (opts.json) printJson({ sagaId: started.sagaId, runId: started.runId });
+              else process.stdout.write(`started saga ${started.sagaId}\n`);
+              return;
+            }
+            // A FAILED saga stays open for its operator: wait until it settles, not until it closes.
+            const status = await waitSettled(client, started.sagaId);
+            if (opts.json) printJson(status);
+            else printStatus(status);
+            process.exitCode = finishedExitCode(status.state);
+          },
+          { plugins },
+        );
+      },
+    );
 
   program
     .command('validate')
     .argument('<definition.json>', 'a saga definition (see docs/definitions.md)')
     .option('--json', 'machine-readable output (the normalized definition)')
+    .option('--plugin <path>', PLUGIN_OPTION_HELP, collectPlugin)
     .description(
       'check a saga definition as `start` would (catalog, limits, guarded stores), without connecting to anything',
     )
     .addHelpText('after', REFUSALS_HELP)
-    .action(async (file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean; plugin?: string[] }) => {
       const cfg = config();
-      const [{ storeGuard }, { builtinCatalog }, { assertValidDefinition }] = await Promise.all([
+      const plugins = await loadCliPlugins(opts.plugin);
+      const [{ storeGuard }, { catalogWithPlugins }, { assertValidDefinition }] = await Promise.all([
         import('../../config/index.js'),
-        import('../../backends/catalog.js'),
+        import('../../plugins/catalog.js'),
         import('../../saga/validate.js'),
       ]);
-      const def = assertValidDefinition(readJsonFile(file), builtinCatalog, {
+      const def = assertValidDefinition(readJsonFile(file), catalogWithPlugins(plugins), {
         limits: cfg.limits,
         guard: storeGuard(cfg),
       });

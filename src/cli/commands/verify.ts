@@ -7,7 +7,16 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { VerifyReport } from '../../verify/index.js';
 import { CliError } from '../errors.js';
-import { config, installWorkerLogging, printJson, printTable, readJsonFile } from '../context.js';
+import {
+  collectPlugin,
+  config,
+  installWorkerLogging,
+  loadCliPlugins,
+  PLUGIN_OPTION_HELP,
+  printJson,
+  printTable,
+  readJsonFile,
+} from '../context.js';
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
@@ -78,6 +87,7 @@ export function registerVerify(program: Command): void {
       'keep the production retry policies (default: 200 ms retry intervals, 3 compensation attempts)',
     )
     .option('--worker-logs', "print the in-process worker's logs (default: only its errors)")
+    .option('--plugin <path>', PLUGIN_OPTION_HELP, collectPlugin)
     .option(
       '--break-compensation <stepId>',
       "self-test: make this step's compensation a no-op that reports success (repeatable)",
@@ -96,8 +106,10 @@ export function registerVerify(program: Command): void {
           productionRetries?: boolean;
           breakCompensation?: string[];
           workerLogs?: boolean;
+          plugin?: string[];
         },
       ) => {
+        const plugins = await loadCliPlugins(opts.plugin);
         const definition = readJsonFile(file);
         await installWorkerLogging(opts.workerLogs === true ? 'INFO' : 'ERROR', {
           quietWorkflows: opts.workerLogs !== true,
@@ -112,6 +124,7 @@ export function registerVerify(program: Command): void {
         const { verifyDefinition } = await import('../../verify/index.js');
         const report = await verifyDefinition(definition, {
           config: config(),
+          plugins,
           ...(opts.setup ? { setup: opts.setup.map((f) => resolve(f)) } : {}),
           ...(opts.rewrite ? { rewrite: opts.rewrite } : {}),
           ...(opts.position ? { positions: opts.position } : {}),
