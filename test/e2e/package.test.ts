@@ -106,9 +106,10 @@ describe('the npm package', () => {
         "import { SagaClient, createSagaWorker, loadConfig, type SagaDefinition, type SagaStatus } from 'polysaga';",
         "import { SagaClient as ClientOnly } from 'polysaga/client';",
         "import { createSagaWorker as WorkerOnly } from 'polysaga/worker';",
+        "import { definePlugin, defineBackend, registerCompensation, getCompensation } from 'polysaga/plugin';",
         "const def: SagaDefinition = { name: 'typed', steps: [{ id: 'a', backend: 'kv', operation: 'set', payload: { key: 'k', value: 'v' } }] };",
         'const state = (s: SagaStatus): string => s.state;',
-        'export const used = [SagaClient, createSagaWorker, loadConfig, ClientOnly, WorkerOnly, def, state];',
+        'export const used = [SagaClient, createSagaWorker, loadConfig, ClientOnly, WorkerOnly, def, state, definePlugin, defineBackend, registerCompensation, getCompensation];',
         '',
       ].join('\n'),
     );
