@@ -14,15 +14,12 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAuditPool, migrate, readEvents, type AuditEvent } from '../../../src/audit/index.js';
-import {
-  connectTemporalClient,
-  SagaClient,
-  type ConnectedTemporalClient,
-} from '../../../src/client/index.js';
+import { createAuditPool, readEvents, type AuditEvent } from '../../../src/audit/index.js';
+import { SagaClient, type ConnectedTemporalClient } from '../../../src/client/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import type { SagaResult } from '../../../src/saga/status.js';
-import { createSagaWorker, type SagaWorker } from '../../../src/workers/index.js';
+import type { SagaWorker } from '../../../src/workers/index.js';
+import { startInProcessSagas, type InProcessSagas } from '../../helpers/in-process.js';
 import { createCreditActions, type CreditTables } from './credit-actions.js';
 import type { CreditSagaInput } from './credit-saga.js';
 
@@ -36,8 +33,8 @@ const tables: CreditTables = {
 };
 
 let appPool: pg.Pool;
+let env: InProcessSagas;
 let worker: SagaWorker;
-let running: Promise<void>;
 let connected: ConnectedTemporalClient;
 let sagas: SagaClient;
 
@@ -53,29 +50,23 @@ beforeAll(async () => {
   await appPool.query(
     `CREATE TABLE ${tables.notices} (key text NOT NULL, attempt int NOT NULL, account text NOT NULL)`,
   );
-  worker = await createSagaWorker({
+  env = await startInProcessSagas({
     config,
     taskQueue,
-    actions: createCreditActions(appPool, tables),
-    worker: { workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)) },
-    metrics: false,
+    worker: {
+      actions: createCreditActions(appPool, tables),
+      worker: { workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)) },
+      metrics: false,
+    },
   });
-  running = worker.run();
-  const audit = await worker.resources.pool.query<{ t: string | null }>(
-    `SELECT to_regclass('uds3_saga_events')::text AS t`,
-  );
-  if (!audit.rows[0]?.t) await migrate(worker.resources.pool);
-  connected = await connectTemporalClient(config, { pool: worker.resources.pool });
-  sagas = new SagaClient({ client: connected.client, taskQueue });
+  ({ worker, sagas, connected } = env);
 });
 
 afterAll(async () => {
   for (const t of Object.values(tables))
     await appPool?.query(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
   await appPool?.end();
-  await connected?.close();
-  await worker?.shutdown();
-  await running?.catch(() => undefined);
+  await env?.close();
 });
 
 async function runCredit(
