@@ -151,8 +151,4 @@ export function analyzeTrail(sagaId: string, input: readonly AuditEvent[]): Trai
 }
 
 /** The name a compensation is shown under (as the engine records it in COMPENSATION_STARTED). */
-export function compensationName(entry: CompensationEntry): string {
-  return typeof entry.compensation === 'string'
-    ? entry.compensation
-    : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
-}
+export { compensationName } from '../saga/stack.js';

@@ -57,3 +57,10 @@ export function without(stack: readonly CompensationEntry[], stepIds: Iterable<s
   const done = new Set(stepIds);
   return stack.filter((e) => !done.has(e.stepId));
 }
+
+/** A compensation's name as the audit rows and the status show it: the registered name, or `backend.operation` of an inline one. */
+export function compensationName(entry: CompensationEntry): string {
+  return typeof entry.compensation === 'string'
+    ? entry.compensation
+    : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
+}

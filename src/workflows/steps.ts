@@ -3,7 +3,7 @@
  * STEP_PENDING payload and the Web UI summaries. Deterministic workflow code.
  */
 import { actionName, APP_BACKEND, rollbackCompensationName, type ActionStepSpec } from '../saga/actions.js';
-import type { CompensationEntry, CompensationRef, JsonObject, StepKind } from '../saga/contracts.js';
+import type { CompensationRef, JsonObject, StepKind } from '../saga/contracts.js';
 import type { NormalizedStep, RetryOverride } from '../saga/definition.js';
 import type { StepStatus } from '../saga/status.js';
 
@@ -67,12 +67,7 @@ export function pendingPayload(step: NormalizedStep): JsonObject {
   };
 }
 
-/** A compensation's name: registered name, or `backend.operation` of an inline one. */
-export function compensationName(entry: CompensationEntry): string {
-  return typeof entry.compensation === 'string'
-    ? entry.compensation
-    : `${entry.compensation.backend ?? entry.backend}.${entry.compensation.operation}`;
-}
+export { compensationName } from '../saga/stack.js';
 
 /** The Web UI summary of a step's activity, e.g. `row: postgres.insert` (kind shown unless compensatable). */
 export function stepSummary(step: Pick<NormalizedStep, 'id' | 'backend' | 'operation' | 'kind'>): string {
