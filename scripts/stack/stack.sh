@@ -339,15 +339,29 @@ wait_healthy() {
     if [ -f "$RUN/$svc.pid" ] && ! pid_alive "$svc" && [ "$svc" != postgres ] && [ "$svc" != redis ]; then
       printf '[stack] error: %s exited during start-up. Last lines of %s:\n' "$svc" "$LOGS/$svc.log" >&2
       tail -n 25 "$LOGS/$svc.log" >&2 2>/dev/null || true
-      return 1
+      return 2
     fi
     sleep 1; waited=$((waited + 1))
   done
 }
 
+# The default ports lie in the kernel's ephemeral range (32768-60999): an outgoing connection
+# may be given one as its local port, and a server starting then cannot bind it. Where this
+# process may (root), reserve the stack's ports so the kernel never hands them out; the list is
+# merged with what is reserved already. Best effort: elsewhere the start-up retry below helps.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur want
+  [ -w "$f" ] || return 0
+  cur="$(cat "$f" 2>/dev/null)" || return 0
+  want="$(printf '%s\n' ${cur//,/ } "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$POSTGRES_PORT" "$NEO4J_BOLT_PORT" \
+    "$S3_PORT" "$REDIS_PORT" "$CHROMA_PORT" "$QDRANT_DOUBLE_PORT" | sort -u | paste -sd, -)"
+  [ "$want" = "$cur" ] || echo "$want" >"$f" 2>/dev/null || true
+}
+
 cmd_up() {
   local services=("$@"); [ ${#services[@]} -gt 0 ] || services=("${ALL_SERVICES[@]}")
   ensure_codec_key
+  reserve_ports
   for s in "${services[@]}"; do service_port "$s" >/dev/null; done
   for s in "${services[@]}"; do install_service "$s"; done
   local started=()
@@ -361,9 +375,21 @@ cmd_up() {
     # Who started what: `npm test` (scripts/test.sh) stops exactly these at its exit.
     [ -z "${POLYSAGA_STACK_STARTED_FILE:-}" ] || echo "$s" >>"$POLYSAGA_STACK_STARTED_FILE"
   done
-  local failed=0
+  local failed=0 rc tries
   for s in "${started[@]}"; do
-    if wait_healthy "$s"; then post_start "$s"; log "$s healthy"; else failed=1; fi
+    tries=0
+    while :; do
+      rc=0; wait_healthy "$s" || rc=$?
+      # The ports lie in the kernel's ephemeral range (32768-60999), so an outgoing loopback
+      # connection can hold one for a moment and the server fails to bind: start it again.
+      if [ "$rc" = 2 ] && [ "$tries" -lt 2 ] && ! port_open "$(service_port "$s")"; then
+        tries=$((tries + 1))
+        log "$s exited during start-up; starting it again ($tries/2)"
+        sleep 2; start_service "$s"; continue
+      fi
+      break
+    done
+    if [ "$rc" = 0 ]; then post_start "$s"; log "$s healthy"; else failed=1; fi
   done
   [ "$failed" = 0 ] || die "stack up failed"
   case " ${services[*]} " in *" temporal "*) ensure_search_attributes ;; esac
