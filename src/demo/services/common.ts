@@ -3,7 +3,7 @@
  * (X-User-ID + X-INTERNAL-TOKEN) and Idempotency-Key replay.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
 export interface Reply {
   status: number;
@@ -87,3 +87,56 @@ export function argValue(name: string): string | undefined {
 }
 
 export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Handles one authenticated request (`userId` from X-User-ID). */
+export type RequestHandler = (
+  method: string,
+  path: string,
+  rawBody: string,
+  userId: string,
+) => Promise<Reply>;
+
+export interface ServeOptions {
+  /** 0 or unset: any free port. */
+  port?: number;
+  internalToken: string;
+  /** The body of a 500 reply for an unexpected error. */
+  errorBody: (message: string) => unknown;
+}
+
+/**
+ * Serves `handle` on 127.0.0.1: `/healthz` without auth, every other route behind
+ * {@link authenticate}; writes (not GET) go through an {@link IdempotencyCache} keyed by the
+ * Idempotency-Key header, and a replayed reply carries `idempotent-replayed: true`.
+ */
+export async function serve(
+  opts: ServeOptions,
+  handle: RequestHandler,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const idem = new IdempotencyCache();
+  const server = createServer((req, res) => {
+    void (async () => {
+      const method = req.method ?? 'GET';
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
+      const auth = authenticate(req, opts.internalToken);
+      if ('status' in auth) return send(res, auth);
+      const rawBody = await readBody(req);
+      const key = req.headers['idempotency-key'];
+      const reply =
+        method === 'GET'
+          ? await handle(method, path, rawBody, auth.userId)
+          : await idem.run(typeof key === 'string' ? key : undefined, `${method} ${path} ${rawBody}`, () =>
+              handle(method, path, rawBody, auth.userId),
+            );
+      send(res, reply, 'replayed' in reply && reply.replayed ? { 'idempotent-replayed': 'true' } : {});
+    })().catch((err: unknown) => send(res, { status: 500, body: opts.errorBody((err as Error).message) }));
+  });
+  await new Promise<void>((r, j) => {
+    server.once('error', j);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => r());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}

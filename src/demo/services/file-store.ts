@@ -17,10 +17,9 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { argValue, authenticate, IdempotencyCache, readBody, SAFE_ID, send, type Reply } from './common.js';
+import { argValue, SAFE_ID, serve, type Reply } from './common.js';
 
 export interface FileStoreOptions {
   port?: number;
@@ -57,7 +56,6 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
 /** Starts the file store; returns its URL and a close function. */
 export async function start(opts: FileStoreOptions): Promise<{ url: string; close: () => Promise<void> }> {
   await mkdir(opts.dataDir, { recursive: true });
-  const idem = new IdempotencyCache();
 
   async function handle(method: string, path: string, rawBody: string): Promise<Reply> {
     if (method === 'POST' && (path === '/save_file' || path === '/delete_files')) {
@@ -155,33 +153,14 @@ export async function start(opts: FileStoreOptions): Promise<{ url: string; clos
     return { status: 404, body: { status: 'error', error: `no route ${method} ${path}` } };
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const method = req.method ?? 'GET';
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
-      const auth = authenticate(req, opts.internalToken);
-      if ('status' in auth) return send(res, auth);
-      const rawBody = await readBody(req);
-      const key = req.headers['idempotency-key'];
-      const reply =
-        method === 'GET'
-          ? await handle(method, path, rawBody)
-          : await idem.run(typeof key === 'string' ? key : undefined, `${method} ${path} ${rawBody}`, () =>
-              handle(method, path, rawBody),
-            );
-      send(res, reply, 'replayed' in reply && reply.replayed ? { 'idempotent-replayed': 'true' } : {});
-    })().catch((err: unknown) =>
-      send(res, { status: 500, body: { status: 'error', error: (err as Error).message } }),
-    );
-  });
-  await new Promise<void>((r, j) => {
-    server.once('error', j);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => r());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return serve(
+    {
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      internalToken: opts.internalToken,
+      errorBody: (error) => ({ status: 'error', error }),
+    },
+    handle,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

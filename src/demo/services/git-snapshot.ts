@@ -18,11 +18,10 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { argValue, authenticate, IdempotencyCache, readBody, SAFE_ID, send, type Reply } from './common.js';
+import { argValue, SAFE_ID, serve, type Reply } from './common.js';
 
 const exec = promisify(execFile);
 
@@ -57,7 +56,6 @@ export async function start(
   opts: GitSnapshotOptions,
 ): Promise<{ url: string; close: () => Promise<void>; setFailSnapshots: (fail: boolean | number) => void }> {
   await mkdir(opts.projectsDir, { recursive: true });
-  const idem = new IdempotencyCache();
   let fail: boolean | number = opts.failSnapshots ?? false;
   // One git operation per project at a time.
   const locks = new Map<string, Promise<unknown>>();
@@ -181,33 +179,16 @@ export async function start(
     return { status: 404, body: { error: `no route ${method} ${path}` } };
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const method = req.method ?? 'GET';
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
-      const auth = authenticate(req, opts.internalToken);
-      if ('status' in auth) return send(res, auth);
-      const rawBody = await readBody(req);
-      const key = req.headers['idempotency-key'];
-      const reply =
-        method === 'GET'
-          ? await handle(method, path, rawBody, auth.userId)
-          : await idem.run(typeof key === 'string' ? key : undefined, `${method} ${path} ${rawBody}`, () =>
-              handle(method, path, rawBody, auth.userId),
-            );
-      send(res, reply, 'replayed' in reply && reply.replayed ? { 'idempotent-replayed': 'true' } : {});
-    })().catch((err: unknown) => send(res, { status: 500, body: { error: (err as Error).message } }));
-  });
-  await new Promise<void>((r, j) => {
-    server.once('error', j);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => r());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const served = await serve(
+    {
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      internalToken: opts.internalToken,
+      errorBody: (error) => ({ error }),
+    },
+    handle,
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    ...served,
     setFailSnapshots: (f) => {
       fail = f;
     },
