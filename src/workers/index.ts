@@ -48,7 +48,12 @@ import { toActivityError } from '../backends/errors.js';
 import { maskActivities, secretMaskerFor } from '../activities/secrets.js';
 import { createEventStore } from '../audit/event-store.js';
 import { sagaActivityInterceptors } from '../observability/interceptors.js';
-import { SagaMetrics, serveMetrics, type MetricsServer } from '../observability/metrics.js';
+import {
+  SagaMetrics,
+  serveMetrics,
+  type MetricsServer,
+  type TransitionObserver,
+} from '../observability/metrics.js';
 import {
   OTEL_WORKFLOW_INTERCEPTORS_PATH,
   setupTracing,
@@ -256,12 +261,14 @@ export function createActivities(
   resources: BackendResources,
   config: Config,
   options: SagaActivitiesOptions = {},
+  /** Told of every audit row inserted (the worker's metrics). */
+  observer?: TransitionObserver,
 ): SagaActivities {
   const backends = [...resources.backends, ...(options.backends ?? [])];
   const compensations = createCompensationRegistry(backends);
   // Compensations registered process-wide (registerCompensation, plugins), given the worker's clients.
+  const ctx = { adapters: resources.adapters, config };
   for (const c of registeredCompensations()) {
-    const ctx = { adapters: resources.adapters, config };
     compensations.register(c.name, (input) => c.handler(input, ctx), c.backend);
   }
   options.registerCompensations?.(compensations);
@@ -272,20 +279,23 @@ export function createActivities(
     guard: storeGuard(config),
   });
   return maskActivities(
-    withTransitions({
-      ...steps,
-      // Inline compensations fill {{result.…}} from the result: give them the before-image too.
-      async compensateStep(input) {
-        let result: JsonObject;
-        try {
-          result = await resolveBeforeImage(resources.beforeImages, input.result);
-        } catch (err) {
-          throw toActivityError(err, `compensation of step ${input.stepId}`);
-        }
-        return steps.compensateStep({ ...input, result });
+    withTransitions(
+      {
+        ...steps,
+        // Inline compensations fill {{result.…}} from the result: give them the before-image too.
+        async compensateStep(input) {
+          let result: JsonObject;
+          try {
+            result = await resolveBeforeImage(resources.beforeImages, input.result);
+          } catch (err) {
+            throw toActivityError(err, `compensation of step ${input.stepId}`);
+          }
+          return steps.compensateStep({ ...input, result });
+        },
+        ...createAuditActivities({ pool: resources.pool, config }),
       },
-      ...createAuditActivities({ pool: resources.pool, config }),
-    }),
+      observer,
+    ),
     secretMaskerFor(config),
   );
 }
@@ -376,17 +386,15 @@ export async function createSagaWorker(options: SagaWorkerOptions = {}): Promise
   }
   const ownTracing = options.tracing === undefined ? setupTracing() : undefined;
   const tracing = options.tracing === false ? undefined : (options.tracing ?? ownTracing);
-  const base = createActivities(resources, config, options);
   const secrets = secretMaskerFor(config);
-  // The outer transitions (over wrapActivities, or over base itself) are the ones registered;
-  // they see through base's recordEvent whether a row was inserted, and tell the metrics.
-  const activities =
-    options.wrapActivities || metrics
-      ? maskActivities(
-          withTransitions((options.wrapActivities ?? ((a: SagaActivities) => a))(base), metrics),
-          secrets,
-        )
-      : base;
+  // With wrapActivities (fault injection by `polysaga verify`) the registered transitions are
+  // built again over the wrapped activities, so that the wrapper applies inside runStep; they
+  // see through base's recordEvent whether a row was inserted, and tell the metrics. Otherwise
+  // base's own transitions tell them (masking and audit then run once per activity).
+  const base = createActivities(resources, config, options, options.wrapActivities ? undefined : metrics);
+  const activities = options.wrapActivities
+    ? maskActivities(withTransitions(options.wrapActivities(base), metrics), secrets)
+    : base;
   let worker: Worker;
   let metricsServer: MetricsServer | undefined;
   try {
