@@ -38,11 +38,15 @@ export function withRegisteredCompensations(catalog: Catalog): Catalog {
 }
 
 /**
- * The catalog of the built-in backends plus the backends of `plugins`, with every registered
- * compensation. A backend or compensation name given twice is an error naming both owners.
+ * The catalog of the built-in backends plus `backends` (defined with `defineBackend`), with every
+ * registered compensation. A backend or compensation name given twice is an error naming both
+ * owners.
  */
+export function mergedCatalog(backends: PluginBackends['backends'] = []): Catalog {
+  return withRegisteredCompensations(catalogOf([...builtinCatalogs, ...backends.map((b) => b.catalog)]));
+}
+
+/** {@link mergedCatalog} of the backends of `plugins`. */
 export function catalogWithPlugins(plugins: readonly PluginBackends[] = []): Catalog {
-  return withRegisteredCompensations(
-    catalogOf([...builtinCatalogs, ...plugins.flatMap((p) => p.backends.map((b) => b.catalog))]),
-  );
+  return mergedCatalog(plugins.flatMap((p) => p.backends));
 }

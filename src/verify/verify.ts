@@ -23,12 +23,11 @@ import { SagaClient, sagaRunResult } from '../client/index.js';
 import { temporalConnectionOptions } from '../client/connect.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ActivityTuning } from '../saga/activity-options.js';
-import { builtinCatalogs } from '../backends/catalog.js';
 import type { LoadedPlugin } from '../plugins/load.js';
-import { withRegisteredCompensations } from '../plugins/catalog.js';
+import { mergedCatalog } from '../plugins/catalog.js';
 import { builtinBackends } from '../backends/index.js';
 import type { BackendDefinition } from '../backends/define.js';
-import { catalogOf, type Catalog } from '../saga/catalog.js';
+import type { Catalog } from '../saga/catalog.js';
 import { FailureTypes, type Json, type SagaActivities } from '../saga/contracts.js';
 import type { NormalizedDefinition } from '../saga/definition.js';
 import type { SagaStatus } from '../saga/status.js';
@@ -378,9 +377,7 @@ export async function verifyDefinition(
     ...(options.plugins ?? []).flatMap((p) => p.backends),
   ];
   // The built-in catalog, the defined backends' catalogs and the registered compensations.
-  const catalog =
-    options.catalog ??
-    withRegisteredCompensations(catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]));
+  const catalog = options.catalog ?? mergedCatalog(definitions);
   const baseConfig = options.config ?? loadConfig();
   const tokens = rewriteTokens(definition, options.rewrite ?? []);
   // Validate the definition itself and one instantiation (the rewrite must keep it valid).

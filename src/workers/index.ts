@@ -36,12 +36,11 @@ import { withTransitions } from '../activities/transitions.js';
 import { openAdapters, type Adapters, type RedisClient, type VectorEngine } from '../backends/connect.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../client/connect.js';
 import { loadConfig, maskableSecrets, storeGuard, type Config } from '../config/index.js';
-import { builtinCatalogs } from '../backends/catalog.js';
 import { connectBackend, type BackendDefinition } from '../backends/define.js';
 import { defineActions, type ActionMap, type ActionsDefinition } from '../backends/app/index.js';
-import { catalogOf, type Catalog } from '../saga/catalog.js';
+import type { Catalog } from '../saga/catalog.js';
 import type { LoadedPlugin } from '../plugins/load.js';
-import { withRegisteredCompensations } from '../plugins/catalog.js';
+import { mergedCatalog } from '../plugins/catalog.js';
 import { registeredCompensations } from '../plugins/registry.js';
 import type { JsonObject, SagaActivities } from '../saga/contracts.js';
 import { toActivityError } from '../backends/errors.js';
@@ -195,9 +194,7 @@ export async function createBackendResources(
     await adapters.close();
   };
   try {
-    catalog = withRegisteredCompensations(
-      catalogOf([...builtinCatalogs, ...definitions.map((d) => d.catalog)]),
-    );
+    catalog = mergedCatalog(definitions);
     for (const d of definitions) {
       try {
         connected.push(await connectBackend(d, { adapters, config }));
